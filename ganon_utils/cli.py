@@ -1,0 +1,37 @@
+"""Command line entry point: ``python -m ganon_utils COMMAND ...``.
+
+Each command lives in the module of its stage and exposes ``cli(argv) -> int``;
+modules are imported only when their command runs, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo-data": ("ganon_utils.demo_data", "build data/demo/ from registry packages (cached)"),
+    "preprocess": ("ganon_utils.preprocess.cli", "detect, align, segment faces and extract 478 landmarks"),
+    "run": ("ganon_utils.notebooks", "execute notebooks with papermill and render HTML reports"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: python -m ganon_utils COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<12} {summary}" for name, (_, summary) in COMMANDS.items()]
+    lines += ["", "Run 'python -m ganon_utils COMMAND --help' for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to the command's module; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.cli(rest) or 0)

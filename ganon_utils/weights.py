@@ -1,0 +1,96 @@
+"""The one place where model weight files are located.
+
+The paper's models (RetinaFace, the head-segmentation U-Net, Facenet512, the authors' pix2pix
+generator) need weight files that are downloaded from GitHub releases, Google Drive or Hugging
+Face. Stages never download anything themselves: they ask :func:`require_weight`, which returns the
+path of a present file or raises :class:`MissingWeightError` naming the file, where it must go and
+where to get it. Offline backends (the demo profile) need no entry here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """A weight file a backend needs: where it lives and where a user gets it."""
+
+    key: str
+    description: str
+    relative_path: str
+    home: str  # "deepface" (under $DEEPFACE_HOME/.deepface/weights) or "project" (under weights_dir())
+    source: str
+
+
+class MissingWeightError(FileNotFoundError):
+    """A weight file is absent; the message names the file, its location and its source."""
+
+
+WEIGHT_FILES: dict[str, WeightFile] = {
+    w.key: w
+    for w in (
+        WeightFile(
+            key="retinaface",
+            description="RetinaFace detector (retina-face package, PyTorch engine)",
+            relative_path="retinaface.pth",
+            home="deepface",
+            source="the 'retinaface.pth' asset of the serengil/deepface_models GitHub release v1.0 "
+            "(the retina-face package downloads it there itself when online)",
+        ),
+        WeightFile(
+            key="head_segmentation",
+            description="head-segmentation U-Net (resnet34 encoder, 2 classes) used by the paper",
+            relative_path="head_segmentation/head_segmentation.ckpt",
+            home="project",
+            source="the pretrained checkpoint linked from the README of the wiktorlazarski/head-segmentation "
+            "GitHub repository (Google Drive)",
+        ),
+        WeightFile(
+            key="facenet512",
+            description="Facenet512 face recognition (DeepFace, PyTorch engine)",
+            relative_path="facenet512_weights.pth",
+            home="deepface",
+            source="DeepFace downloads it on first use when online (serengil/deepface_models releases)",
+        ),
+    )
+}
+
+
+def deepface_weights_dir() -> Path:
+    """The folder where deepface and retina-face look for weights: $DEEPFACE_HOME/.deepface/weights."""
+    return Path(os.environ.get("DEEPFACE_HOME", str(Path.home()))) / ".deepface" / "weights"
+
+
+def weights_dir() -> Path:
+    """The project's weight folder: $GANON_WEIGHTS_DIR, else weights/ at the repository root."""
+    return Path(os.environ.get("GANON_WEIGHTS_DIR", str(REPO_ROOT / "weights")))
+
+
+def weight_path(key: str) -> Path:
+    """Where the weight file ``key`` must be placed (whether or not it exists)."""
+    entry = WEIGHT_FILES[key]
+    base = deepface_weights_dir() if entry.home == "deepface" else weights_dir()
+    return base / entry.relative_path
+
+
+def missing_weight_message(key: str) -> str:
+    """A one-paragraph message naming the missing file, where it goes and where to get it."""
+    entry = WEIGHT_FILES[key]
+    return (
+        f"Missing weight file for the {entry.description}: {weight_path(key)} does not exist. "
+        f"Place the file at exactly that path (get it from {entry.source}), or choose an offline "
+        "backend (the demo profile needs no weight files)."
+    )
+
+
+def require_weight(key: str) -> Path:
+    """Return the path of weight file ``key``; raise :class:`MissingWeightError` if it is absent."""
+    path = weight_path(key)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise MissingWeightError(missing_weight_message(key))
+    return path
