@@ -1,0 +1,382 @@
+"""The preprocessing stage: image -> faces (aligned, background removed) + 478 landmarks each.
+
+Output folder layout::
+
+    config.json                         the settings the folder was made with
+    faces/<split>/<face_id>.png         aligned, zero-padded, background-free face (size x size RGB)
+    landmarks/<split>/<face_id>.npy     (478, 3) float32 normalised landmarks (only when found)
+    records/<image_id>.json             per-image result; written last, so it marks the image as done
+    manifest.csv                        one row per input image with its status
+    faces.csv                           one row per detected face with its status
+
+``face_id`` is ``<image_id>_<k>`` with faces numbered left to right. A rerun skips every image that has
+a record, so an interrupted run resumes and ends with the same files as an uninterrupted one.
+Inputs are only read. Work is mapped over images with Dask (a local cluster by default, or an existing
+scheduler); each worker process builds its models once and reuses them for every image.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ganon_utils.atomic_files import save_npy_atomic, write_csv_atomic, write_text_atomic
+from ganon_utils.image_io import ImageLoadError, list_images, image_id_for, load_image, save_png
+from ganon_utils.preprocess.alignment import AlignedFace, align_face, transform_points
+from ganon_utils.preprocess.detection import FaceDetection, FaceDetector, build_detector
+from ganon_utils.preprocess.landmarks import LandmarkExtractor
+from ganon_utils.preprocess.segmentation import HeadSegmenter, build_segmenter, remove_background
+
+# Image-level statuses added by this stage (reading statuses come from ganon_utils.image_io).
+STATUS_OK = "ok"
+STATUS_NO_FACE = "no_face"
+STATUS_ERROR = "error"
+# Face-level statuses.
+FACE_OK = "ok"
+FACE_NO_LANDMARKS = "no_landmarks"
+FACE_TOO_SMALL = "too_small"
+
+MANIFEST_COLUMNS = [
+    "image_id", "source", "split", "status", "message", "width", "height",
+    "n_faces", "n_faces_with_landmarks", "conversions",
+]  # fmt: skip
+FACE_COLUMNS = [
+    "face_id", "image_id", "face_index", "split", "status", "score",
+    "box_x0", "box_y0", "box_x1", "box_y1", "angle_degrees", "face_path", "landmarks_path",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Settings that determine the outputs; a folder is only ever resumed with the same settings."""
+
+    detector: str = "blazeface"
+    segmenter: str = "selfie"
+    image_size: int = 512
+    face_margin: float = 0.25  # box growth per side; 0.0 keeps the detector's box (the paper's RetinaFace)
+    min_face_size: int = 0  # faces whose box is smaller (pixels, shorter side) get status too_small
+    max_pixels: int = 40_000_000  # larger images are refused unread (status too_large)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ImageTask:
+    """One input image: where it is, its id, and the split it belongs to."""
+
+    image_id: str
+    source: str  # absolute path
+    relative_path: str  # path as recorded in the manifest (relative to the input root)
+    split: str = "all"
+
+
+@dataclass
+class PreprocessModels:
+    """The three models of the stage, built once per process."""
+
+    detector: FaceDetector
+    segmenter: HeadSegmenter
+    landmarks: LandmarkExtractor
+
+
+_MODEL_CACHE: dict[tuple[str, str], PreprocessModels] = {}
+MODEL_BUILDS = {"count": 0}  # how many times models were built in this process (tests check reuse)
+
+
+def models_for(config: PreprocessConfig) -> PreprocessModels:
+    """The models for ``config``, built on first use in this process and reused afterwards."""
+    key = (config.detector, config.segmenter)
+    if key not in _MODEL_CACHE:
+        _MODEL_CACHE[key] = PreprocessModels(
+            detector=build_detector(config.detector),
+            segmenter=build_segmenter(config.segmenter),
+            landmarks=LandmarkExtractor(),
+        )
+        MODEL_BUILDS["count"] += 1
+    return _MODEL_CACHE[key]
+
+
+def tasks_from_folder(input_dir: Path, split: str = "all") -> list[ImageTask]:
+    """One task per image file under ``input_dir`` (recursive, sorted)."""
+    input_dir = Path(input_dir).resolve()
+    tasks = []
+    for path in list_images(input_dir):
+        path = Path(path)
+        relative = (path if not path.is_absolute() else path.relative_to(input_dir)).as_posix()
+        tasks.append(ImageTask(image_id_for(relative), str(input_dir / relative), relative, split))
+    return tasks
+
+
+def tasks_from_manifest(manifest: pd.DataFrame, root: Path) -> list[ImageTask]:
+    """One task per row of a dataset manifest (columns ``image_path`` relative to ``root`` and ``split``)."""
+    root = Path(root).resolve()
+    splits = manifest["split"] if "split" in manifest else ["all"] * len(manifest)
+    return [
+        ImageTask(image_id_for(str(rel)), str(root / str(rel)), str(rel), str(split))
+        for rel, split in zip(manifest["image_path"], splits)
+    ]
+
+
+def face_box_in_aligned(matrix: np.ndarray, box: Sequence[float]) -> tuple[float, float, float, float]:
+    """The axis-aligned bounds of a detector box after the alignment transform."""
+    x0, y0, x1, y1 = box
+    corners = transform_points(matrix, np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
+    (bx0, by0), (bx1, by1) = corners.min(axis=0), corners.max(axis=0)
+    return (float(bx0), float(by0), float(bx1), float(by1))
+
+
+@dataclass(frozen=True)
+class FaceSteps:
+    """Every intermediate result for one face (the notebook's Fig.-2-like grid shows them)."""
+
+    aligned: AlignedFace
+    mask: np.ndarray  # (size, size) bool head mask
+    segmented: np.ndarray  # (size, size, 3) uint8, background 0
+    landmarks: np.ndarray | None  # (478, 3) float32 normalised, None when the face mesh found no face
+
+
+def process_face(rgb: np.ndarray, face: FaceDetection, models: PreprocessModels, config: PreprocessConfig) -> FaceSteps:
+    """Align, remove the background and find the landmarks of one detected face."""
+    aligned = align_face(rgb, face.box, face.right_eye, face.left_eye, config.image_size, config.face_margin)
+    mask = models.segmenter(aligned.image, face_box_in_aligned(aligned.matrix, face.box))
+    segmented = remove_background(aligned.image, mask)
+    return FaceSteps(aligned, mask, segmented, models.landmarks(segmented))
+
+
+def detect_and_process(rgb: np.ndarray, config: PreprocessConfig) -> list[tuple[FaceDetection, FaceSteps]]:
+    """All faces of one image with their intermediate results (models reused from this process)."""
+    models = models_for(config)
+    return [(face, process_face(rgb, face, models, config)) for face in models.detector(rgb)]
+
+
+def face_paths(output_dir: Path, split: str, face_id: str) -> tuple[str, str]:
+    """Relative paths of a face's image and landmark files inside the output folder."""
+    return f"faces/{split}/{face_id}.png", f"landmarks/{split}/{face_id}.npy"
+
+
+def record_path(output_dir: Path, image_id: str) -> Path:
+    return Path(output_dir) / "records" / f"{image_id}.json"
+
+
+def process_image(task: ImageTask, config: PreprocessConfig, output_dir: str | Path) -> dict:
+    """Run the whole stage on one image, write its files, and return (and store) its record.
+
+    Never raises for a bad image: the record's status says what happened.
+    """
+    output_dir = Path(output_dir)
+    record = {
+        "image_id": task.image_id, "source": task.relative_path, "split": task.split,
+        "status": STATUS_OK, "message": "", "width": None, "height": None,
+        "conversions": "", "faces": [],
+    }  # fmt: skip
+    try:
+        loaded = load_image(task.source, max_pixels=config.max_pixels)
+    except ImageLoadError as error:
+        record.update(status=str(error.status.value), message=str(error))
+        return _store_record(output_dir, record)
+    rgb = loaded.rgb
+    record.update(height=int(rgb.shape[0]), width=int(rgb.shape[1]), conversions=";".join(loaded.conversions))
+    try:
+        models = models_for(config)
+        detections = models.detector(rgb)
+        if not detections:
+            record.update(status=STATUS_NO_FACE, message="no face detected")
+        for index, face in enumerate(detections):
+            record["faces"].append(_process_one_face(rgb, face, index, task, models, config, output_dir))
+    except Exception as error:  # a model failure on one image must not stop the run
+        record.update(status=STATUS_ERROR, message=f"{type(error).__name__}: {error}", faces=[])
+        record["traceback"] = traceback.format_exc(limit=5)
+    return _store_record(output_dir, record)
+
+
+def _process_one_face(
+    rgb: np.ndarray,
+    face: FaceDetection,
+    index: int,
+    task: ImageTask,
+    models: PreprocessModels,
+    config: PreprocessConfig,
+    output_dir: Path,
+) -> dict:
+    face_id = f"{task.image_id}_{index}"
+    image_rel, landmarks_rel = face_paths(output_dir, task.split, face_id)
+    row = {
+        "face_id": face_id, "face_index": index, "score": round(face.score, 6),
+        "box": [round(v, 2) for v in face.box], "angle_degrees": None,
+        "status": FACE_OK, "face_path": "", "landmarks_path": "",
+    }  # fmt: skip
+    x0, y0, x1, y1 = face.box
+    if min(x1 - x0, y1 - y0) < config.min_face_size:
+        row["status"] = FACE_TOO_SMALL
+        return row
+    steps = process_face(rgb, face, models, config)
+    save_png(output_dir / image_rel, steps.segmented)
+    row.update(face_path=image_rel, angle_degrees=round(steps.aligned.angle_degrees, 3))
+    if steps.landmarks is None:
+        row["status"] = FACE_NO_LANDMARKS
+    else:
+        save_npy_atomic(output_dir / landmarks_rel, steps.landmarks)
+        row["landmarks_path"] = landmarks_rel
+    return row
+
+
+def _store_record(output_dir: Path, record: dict) -> dict:
+    write_text_atomic(record_path(output_dir, record["image_id"]), json.dumps(record, indent=1, sort_keys=True))
+    return record
+
+
+def read_record(output_dir: Path, image_id: str) -> dict | None:
+    path = record_path(output_dir, image_id)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None  # a damaged record counts as not done
+
+
+def check_config(output_dir: Path, config: PreprocessConfig) -> None:
+    """Write config.json into a new folder; refuse to resume a folder made with other settings."""
+    path = Path(output_dir) / "config.json"
+    if path.is_file():
+        existing = json.loads(path.read_text())
+        if existing != config.to_dict():
+            changed = sorted(k for k in set(existing) | set(config.to_dict()) if existing.get(k) != config.to_dict().get(k))
+            raise ValueError(
+                f"{output_dir} was made with different preprocessing settings ({', '.join(changed)}); "
+                "use a new output folder or delete it to start over"
+            )
+    else:
+        write_text_atomic(path, json.dumps(config.to_dict(), indent=1, sort_keys=True))
+
+
+@dataclass
+class PreprocessResult:
+    """The two tables of a finished run and how many images this call processed."""
+
+    manifest: pd.DataFrame
+    faces: pd.DataFrame
+    processed: int
+    skipped: int
+    output_dir: Path = field(default_factory=Path)
+
+    def status_counts(self) -> pd.Series:
+        return self.manifest["status"].value_counts()
+
+
+def manifest_tables(records: Iterable[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Flatten per-image records into the image manifest and the face table."""
+    images, faces = [], []
+    for record in records:
+        face_rows = record.get("faces", [])
+        images.append(
+            {
+                **{k: record.get(k) for k in MANIFEST_COLUMNS if k in record},
+                "n_faces": len(face_rows),
+                "n_faces_with_landmarks": sum(f["status"] == FACE_OK for f in face_rows),
+            }
+        )
+        for face in face_rows:
+            x0, y0, x1, y1 = face["box"]
+            faces.append(
+                {
+                    **{k: face[k] for k in ("face_id", "face_index", "status", "score", "angle_degrees")},
+                    "image_id": record["image_id"], "split": record["split"],
+                    "box_x0": x0, "box_y0": y0, "box_x1": x1, "box_y1": y1,
+                    "face_path": face["face_path"], "landmarks_path": face["landmarks_path"],
+                }
+            )  # fmt: skip
+    manifest = pd.DataFrame(images, columns=MANIFEST_COLUMNS)
+    for column in ("width", "height"):
+        manifest[column] = manifest[column].astype("Int64")  # missing for unreadable images
+    return manifest, pd.DataFrame(faces, columns=FACE_COLUMNS)
+
+
+def run_preprocess(
+    tasks: Sequence[ImageTask],
+    output_dir: str | Path,
+    config: PreprocessConfig = PreprocessConfig(),
+    *,
+    n_workers: int | None = None,
+    scheduler_address: str | None = None,
+    progress: bool = True,
+) -> PreprocessResult:
+    """Process every task not yet done, then write manifest.csv and faces.csv for all tasks.
+
+    ``n_workers=0`` runs in this process (no Dask); otherwise images are mapped over a Dask cluster:
+    the one at ``scheduler_address`` (its workers must see ``output_dir``), or a local cluster of
+    ``n_workers`` single-threaded processes (default: one per core).
+    """
+    output_dir = Path(output_dir).resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    check_config(output_dir, config)
+    ids = [t.image_id for t in tasks]
+    if len(set(ids)) != len(ids):
+        raise ValueError("two input images map to the same image id; rename one of them")
+    done = {t.image_id: r for t in tasks if (r := read_record(output_dir, t.image_id)) is not None}
+    pending = [t for t in tasks if t.image_id not in done]
+    for record in _execute(pending, config, output_dir, n_workers, scheduler_address, progress):
+        done[record["image_id"]] = record
+    manifest, faces = manifest_tables(done[t.image_id] for t in tasks)
+    write_csv_atomic(output_dir / "manifest.csv", manifest)
+    write_csv_atomic(output_dir / "faces.csv", faces)
+    return PreprocessResult(manifest, faces, processed=len(pending), skipped=len(tasks) - len(pending), output_dir=output_dir)
+
+
+def _execute(
+    tasks: Sequence[ImageTask],
+    config: PreprocessConfig,
+    output_dir: Path,
+    n_workers: int | None,
+    scheduler_address: str | None,
+    progress: bool,
+) -> Iterator[dict]:
+    if not tasks:
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(tasks), desc="preprocess", unit="img", disable=not progress)
+    if n_workers == 0 and scheduler_address is None:
+        for task in tasks:
+            yield process_image(task, config, output_dir)
+            bar.update()
+        bar.close()
+        return
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    if scheduler_address:
+        client, cluster = Client(scheduler_address), None
+    else:
+        import os
+
+        workers = n_workers or os.cpu_count() or 1
+        cluster = LocalCluster(
+            n_workers=min(workers, len(tasks)), threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+    try:
+        futures = client.map(process_image, list(tasks), config=config, output_dir=str(output_dir), pure=False)
+        task_of = {future.key: task for future, task in zip(futures, tasks)}
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception as error:  # the worker itself died (e.g. a crash inside a native library)
+                task = task_of[future.key]
+                yield {
+                    "image_id": task.image_id, "source": task.relative_path, "split": task.split,
+                    "status": STATUS_ERROR, "message": f"worker failed: {type(error).__name__}: {error}",
+                    "faces": [],
+                }  # fmt: skip
+            bar.update()
+    finally:
+        bar.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,39 @@
+"""Writing a report's figures and tables under results/<notebook>/ (each file atomically)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ganon_utils.atomic_files import atomic_path, write_csv_atomic, write_text_atomic
+
+
+def save_figure(figure: Figure, path_stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Save ``figure`` as ``path_stem.<format>`` for each format."""
+    written = []
+    for fmt in formats:
+        path = Path(f"{path_stem}.{fmt}")
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format=fmt, dpi=150)
+        written.append(path)
+    return written
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of ``df`` (index not included)."""
+    cells = [[str(c) for c in df.columns]] + [["" if pd.isna(v) else str(v) for v in row] for row in df.itertuples(index=False)]
+    lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def save_table(df: pd.DataFrame, path_stem: str | Path) -> list[Path]:
+    """Save ``df`` as CSV, Markdown and LaTeX next to each other."""
+    stem = Path(path_stem)
+    write_csv_atomic(stem.with_suffix(".csv"), df)
+    write_text_atomic(stem.with_suffix(".md"), markdown_table(df))
+    write_text_atomic(stem.with_suffix(".tex"), df.to_latex(index=False, escape=True))
+    return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]

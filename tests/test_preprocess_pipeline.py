@@ -1,0 +1,159 @@
+"""The preprocessing stage end to end on real images with the real offline models."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from ganon_utils.preprocess import PreprocessConfig, run_preprocess, tasks_from_folder
+from ganon_utils.preprocess import pipeline
+from ganon_utils.preprocess.landmarks import NUM_LANDMARKS
+from tests.bad_inputs import PREPROCESS_STATUSES, make_bad_input_corpus
+
+pytestmark = pytest.mark.slow
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file under ``folder``."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def small_input(tmp_path_factory, astronaut, demo_dir) -> Path:
+    """Three real portraits and one group photo."""
+    folder = tmp_path_factory.mktemp("input")
+    Image.fromarray(astronaut).save(folder / "astronaut.png")
+    portraits = sorted((demo_dir / "portraits").iterdir())
+    for path in [p for p in portraits if p.suffix.lower() in {".jpg", ".png"}][:2]:
+        shutil.copy(path, folder / path.name)
+    group = sorted((demo_dir / "groups").iterdir())[0]
+    shutil.copy(group, folder / f"group{group.suffix}")
+    return folder
+
+
+def test_astronaut_gives_one_face_with_478_landmarks(tmp_path, astronaut) -> None:
+    Image.fromarray(astronaut).save(tmp_path / "astronaut.png")
+    out = tmp_path / "out"
+    result = run_preprocess(tasks_from_folder(tmp_path), out, n_workers=0, progress=False)
+    row = result.manifest.iloc[0]
+    assert row["status"] == "ok" and row["n_faces"] == 1 and row["n_faces_with_landmarks"] == 1
+    face = result.faces.iloc[0]
+    landmarks = np.load(out / face["landmarks_path"])
+    assert landmarks.shape == (NUM_LANDMARKS, 3) and landmarks.dtype == np.float32
+    # the landmarks lie on the face: inside the square, spread over a good part of it
+    assert 0.05 < landmarks[:, 0].min() and landmarks[:, 0].max() < 0.95
+    assert landmarks[:, 1].max() - landmarks[:, 1].min() > 0.3
+    image = np.asarray(Image.open(out / face["face_path"]))
+    assert image.shape == (512, 512, 3)
+    assert (image.reshape(-1, 3).max(axis=1) == 0).mean() > 0.1  # the background was removed
+    assert image[256, 256].max() > 0  # the face centre was kept
+
+
+def test_group_photo_yields_several_faces(tmp_path, demo_dir) -> None:
+    groups = demo_dir / "groups"
+    result = run_preprocess(tasks_from_folder(groups), tmp_path / "out", n_workers=0, progress=False)
+    assert result.manifest["n_faces"].max() >= 3
+    ok = result.faces[result.faces["status"] == "ok"]
+    assert len(ok) >= 3
+    assert ok["face_id"].is_unique
+
+
+def test_bad_inputs_each_get_a_status(tmp_path, astronaut) -> None:
+    inputs = tmp_path / "bad"
+    make_bad_input_corpus(inputs, astronaut)
+    result = run_preprocess(tasks_from_folder(inputs), tmp_path / "out", n_workers=0, progress=False)
+    got = dict(zip(result.manifest["source"], result.manifest["status"]))
+    assert got == PREPROCESS_STATUSES
+    failed = result.manifest[result.manifest["status"] != "ok"]
+    assert failed["message"].str.len().gt(0).all()  # every failure says why
+    # the EXIF-rotated photo was processed upright: its landmarks match the plain JPEG's
+    faces = result.faces.set_index("image_id")
+    plain = np.load(tmp_path / "out" / faces.loc["face_jpg", "landmarks_path"])
+    rotated = np.load(tmp_path / "out" / faces.loc["exif_rotated_jpg", "landmarks_path"])
+    assert np.abs(plain[:, :2] - rotated[:, :2]).max() < 0.02
+
+
+def test_inputs_untouched_and_resume_is_identical(tmp_path, small_input) -> None:
+    before = tree_digest(small_input)
+    out = tmp_path / "out"
+    tasks = tasks_from_folder(small_input)
+    first = run_preprocess(tasks, out, n_workers=0, progress=False)
+    assert first.processed == len(tasks) and first.skipped == 0
+    assert tree_digest(small_input) == before  # inputs byte-identical, nothing added
+    complete = tree_digest(out)
+
+    builds = pipeline.MODEL_BUILDS["count"]
+    second = run_preprocess(tasks, out, n_workers=0, progress=False)
+    assert second.processed == 0 and second.skipped == len(tasks)
+    assert tree_digest(out) == complete
+    assert pipeline.MODEL_BUILDS["count"] == builds  # nothing to do, no model use
+
+    # an interrupted run: the last image's record and files never got written
+    victim = first.manifest.iloc[-1]["image_id"]
+    (out / "records" / f"{victim}.json").unlink()
+    for path in out.rglob(f"{victim}_*"):
+        path.unlink()
+    (out / "manifest.csv").unlink()
+    resumed = run_preprocess(tasks, out, n_workers=0, progress=False)
+    assert resumed.processed == 1
+    assert tree_digest(out) == complete
+
+
+def test_models_are_built_once_per_process(tmp_path, small_input) -> None:
+    pipeline._MODEL_CACHE.clear()
+    builds = pipeline.MODEL_BUILDS["count"]
+    run_preprocess(tasks_from_folder(small_input), tmp_path / "out", n_workers=0, progress=False)
+    assert pipeline.MODEL_BUILDS["count"] == builds + 1
+
+
+def test_dask_workers_build_models_once_each(tmp_path, small_input) -> None:
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = run_preprocess(
+            tasks_from_folder(small_input), tmp_path / "out", scheduler_address=cluster.scheduler_address,
+            progress=False,
+        )  # fmt: skip
+        with Client(cluster) as client:
+            builds = client.run(lambda: __import__("ganon_utils.preprocess.pipeline").preprocess.pipeline.MODEL_BUILDS["count"])
+    assert set(builds.values()) <= {0, 1} and sum(builds.values()) >= 1
+    serial = run_preprocess(tasks_from_folder(small_input), tmp_path / "serial", n_workers=0, progress=False)
+    pd.testing.assert_frame_equal(result.manifest, serial.manifest)
+    assert tree_digest(tmp_path / "out" / "faces") == tree_digest(tmp_path / "serial" / "faces")
+
+
+def test_other_settings_refuse_to_resume(tmp_path, small_input) -> None:
+    tasks = tasks_from_folder(small_input)[:1]
+    run_preprocess(tasks, tmp_path / "out", n_workers=0, progress=False)
+    with pytest.raises(ValueError, match="image_size"):
+        run_preprocess(tasks, tmp_path / "out", PreprocessConfig(image_size=256), n_workers=0, progress=False)
+
+
+def test_command_line(tmp_path, small_input) -> None:
+    out = tmp_path / "cli_out"
+    done = subprocess.run(
+        [sys.executable, "-m", "ganon_utils", "preprocess", str(small_input), str(out), "--workers", "2", "--no-progress"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert len(manifest) == len(list(small_input.iterdir()))
+    assert (out / "faces.csv").is_file() and any((out / "faces" / "all").glob("*.png"))
+    assert "with landmarks" in done.stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "ganon_utils", "preprocess", str(small_input), str(small_input / "out")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "inside the input folder" in refused.stdout
