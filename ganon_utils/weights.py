@@ -47,8 +47,10 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             description="head-segmentation U-Net (resnet34 encoder, 2 classes) used by the paper",
             relative_path="head_segmentation/head_segmentation.ckpt",
             home="project",
-            source="the pretrained checkpoint linked from the README of the wiktorlazarski/head-segmentation "
-            "GitHub repository (Google Drive)",
+            source="the pretrained checkpoint of the wiktorlazarski/head-segmentation GitHub repository "
+            "(its head_segmentation/constants.py names the Google Drive file; the package caches it as "
+            "head_segmentation/model/head_segmentation.ckpt), or the copy the GANonymization repository "
+            "downloads in lib/transform/face_segmentation_transformer.py",
         ),
         WeightFile(
             key="facenet512",

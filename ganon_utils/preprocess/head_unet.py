@@ -168,8 +168,9 @@ def read_head_unet_checkpoint(path: str | Path, map_location: str | torch.device
     """Load a checkpoint file with ``torch.load(weights_only=True)``: a Lightning checkpoint or a state_dict."""
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(f"{path} cannot be loaded with torch.load(weights_only=True): {err}") from err
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        # a download that fetched an HTML page, a truncated file, or one holding arbitrary pickled objects
+        raise ValueError(f"{path} is not a checkpoint that torch.load(weights_only=True) can read: {err}") from err
     if not isinstance(checkpoint, Mapping):
         raise ValueError(f"{path} holds a {type(checkpoint).__name__}, not a checkpoint dictionary")
     return checkpoint

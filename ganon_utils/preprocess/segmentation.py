@@ -58,6 +58,9 @@ class PaperHeadSegmenter:
     name = "head_unet"
 
     def __init__(self, device: str = "cpu") -> None:
+        from ganon_utils.weights import require_weight
+
+        require_weight("head_segmentation")  # fail fast, before torch is imported
         from ganon_utils.preprocess.head_unet import HeadUNetSegmenter
 
         self._segmenter = HeadUNetSegmenter(device=device)
