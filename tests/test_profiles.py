@@ -1,0 +1,98 @@
+"""Profiles: lookup by name or path, shape checks, parameter merging, and the shipped profiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ganon_utils.profiles import ProfileError, available_profiles, load_profile, notebook_parameters
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def profiles_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "small.yaml").write_text(
+        "name: small\n"
+        "description: two notebooks\n"
+        "setup: {demo_data: true}\n"
+        "common: {seed: 1, image_size: 256}\n"
+        "notebooks:\n"
+        "  01_preprocess: {image_size: 512, detector: blazeface}\n"
+        "  02_train: {}\n"
+    )
+    (folder / "other.yml").write_text("common: {seed: 2}\n")
+    (folder / "notes.txt").write_text("not a profile")
+    return folder
+
+
+def test_name_resolves_in_profiles_dir(profiles_dir: Path) -> None:
+    profile = load_profile("small", profiles_dir)
+    assert profile.name == "small" and profile.path == (profiles_dir / "small.yaml").resolve()
+    assert profile.setup == {"demo_data": True} and profile.description == "two notebooks"
+    assert load_profile("other", profiles_dir).name == "other"  # no name key: the file stem
+    assert available_profiles(profiles_dir) == ["other", "small"]
+
+
+def test_path_resolves_to_that_file(profiles_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "elsewhere" / "mine.yaml"
+    copy.parent.mkdir()
+    copy.write_text("notebooks: {01_preprocess: {n_workers: 8}}\n")
+    profile = load_profile(str(copy), profiles_dir)
+    assert profile.name == "mine" and notebook_parameters(profile, "01_preprocess") == {"n_workers": 8}
+    with pytest.raises(ProfileError, match="missing.yaml does not exist"):
+        load_profile(str(tmp_path / "missing.yaml"), profiles_dir)
+
+
+def test_unknown_name_lists_available_profiles(profiles_dir: Path) -> None:
+    with pytest.raises(ProfileError, match=r"unknown profile 'smal'.*other, small"):
+        load_profile("smal", profiles_dir)
+
+
+def test_section_overrides_common(profiles_dir: Path) -> None:
+    profile = load_profile("small", profiles_dir)
+    assert notebook_parameters(profile, "01_preprocess") == {"seed": 1, "image_size": 512, "detector": "blazeface"}
+    assert notebook_parameters(profile, "02_train") == {"seed": 1, "image_size": 256}
+    assert notebook_parameters(profile, "07_unknown") == {"seed": 1, "image_size": 256}
+    returned = notebook_parameters(profile, "01_preprocess")
+    returned["seed"] = 99  # a returned dict is a copy: the profile stays as loaded
+    assert notebook_parameters(profile, "01_preprocess")["seed"] == 1
+    with pytest.raises(TypeError):
+        profile.data["common"]["seed"] = 5  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("common: [1, 2]\n", "common must be a mapping"),
+        ("notebooks: {01_preprocess: 3}\n", "notebooks.01_preprocess must be a mapping"),
+        ("comon: {seed: 1}\n", "unknown top-level key.*comon"),
+        ("setup: {demo_dta: true}\n", "unknown setup key.*demo_dta"),
+        ("- a\n- b\n", "the profile must be a mapping"),
+        ("common: {seed: [1\n", "not valid YAML"),
+    ],
+)
+def test_malformed_profiles_are_rejected(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ProfileError, match=message):
+        load_profile(path)
+
+
+@pytest.mark.parametrize("name", ["demo", "paper"])
+def test_shipped_profiles_load(name: str) -> None:
+    profile = load_profile(name)
+    assert profile.name == name and profile.path == REPO_ROOT / "profiles" / f"{name}.yaml"
+    params = notebook_parameters(profile, "01_preprocess")
+    assert {"input_dir", "output_dir", "detector", "segmenter", "image_size", "n_workers", "scheduler_address"} <= set(params)
+    assert profile.setup["demo_data"] is (name == "demo")
+
+
+def test_demo_profile_uses_offline_backends_and_paper_the_papers() -> None:
+    demo = notebook_parameters(load_profile("demo"), "01_preprocess")
+    paper = notebook_parameters(load_profile("paper"), "01_preprocess")
+    assert (demo["detector"], demo["segmenter"], demo["input_dir"]) == ("blazeface", "selfie", "data/demo/portraits")
+    assert (paper["detector"], paper["segmenter"], paper["n_workers"]) == ("retinaface", "head_unet", None)
