@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,3 +38,17 @@ def save_table(df: pd.DataFrame, path_stem: str | Path) -> list[Path]:
     write_text_atomic(stem.with_suffix(".md"), markdown_table(df))
     write_text_atomic(stem.with_suffix(".tex"), df.to_latex(index=False, escape=True))
     return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
+
+
+def figure_png(figure: Figure, dpi: int = 100) -> bytes:
+    """The figure rendered as PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def show_figure(figure: Figure, dpi: int = 100) -> None:
+    """Display a (pyplot-free) figure inline as a PNG, so the HTML report embeds it."""
+    from IPython.display import Image, display
+
+    display(Image(data=figure_png(figure, dpi)))

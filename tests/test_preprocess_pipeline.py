@@ -157,3 +157,25 @@ def test_command_line(tmp_path, small_input) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert refused.returncode == 2 and "inside the input folder" in refused.stdout
+
+
+def test_dataset_layout_through_the_command_line(tmp_path, demo_dir) -> None:
+    """--dataset reads a dataset in its own layout; faces land in faces/<split>/ with the adapter's split."""
+    root = tmp_path / "dataset"
+    portraits = sorted((demo_dir / "portraits").glob("pyfeat_*.jpg"))[:2] + [demo_dir / "portraits" / "skimage_astronaut.png"]
+    for split, path in zip(["train", "train", "val"], portraits):
+        (root / split / "happy").mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, root / split / "happy" / path.name)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "ganon_utils", "preprocess", str(root), str(out), "--dataset", "generic",
+         "--workers", "0", "--no-progress"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert sorted(manifest["split"]) == ["train", "train", "val"]
+    faces = pd.read_csv(out / "faces.csv")
+    for face in faces[faces["face_path"].notna()].itertuples():
+        assert face.face_path.startswith(f"faces/{face.split}/") and (out / face.face_path).is_file()
+    assert (out / "faces" / "val").is_dir()

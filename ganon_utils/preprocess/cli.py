@@ -33,9 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip faces whose box is smaller than this many pixels")
     parser.add_argument("--max-pixels", type=int, default=DEFAULTS.max_pixels,
                         help="refuse images with more pixels than this (status too_large)")
-    parser.add_argument("--manifest", type=Path, default=None,
-                        help="dataset manifest CSV (columns image_path relative to INPUT_DIR, split); "
-                        "default: every image in INPUT_DIR, split 'all'")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--dataset", default=None,
+                        help="read INPUT_DIR as this dataset in its original layout (celeba, wider_face, "
+                        "affectnet, ckplus, faces, generic); default: every image in INPUT_DIR, split 'all'")
+    source.add_argument("--manifest", type=Path, default=None,
+                        help="dataset manifest CSV (columns image_path relative to INPUT_DIR, split)")
     parser.add_argument("--workers", type=int, default=None,
                         help="Dask worker processes (default: one per core; 0 = run in this process)")
     parser.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
@@ -56,7 +59,11 @@ def cli(argv: list[str]) -> int:
         detector=args.detector, segmenter=args.segmenter, image_size=args.size, face_margin=args.margin,
         min_face_size=args.min_face_size, max_pixels=args.max_pixels,
     )  # fmt: skip
-    if args.manifest is not None:
+    if args.dataset is not None:
+        from ganon_utils.datasets import load_dataset
+
+        tasks = tasks_from_manifest(load_dataset(args.dataset, input_dir), input_dir)
+    elif args.manifest is not None:
         tasks = tasks_from_manifest(pd.read_csv(args.manifest), input_dir)
     else:
         tasks = tasks_from_folder(input_dir)
