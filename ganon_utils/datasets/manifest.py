@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic_files import write_csv_atomic, write_text_atomic
+from ..image_io import IMAGE_SUFFIXES  # the suffixes preprocessing reads; one list for the package
 
 MANIFEST_COLUMNS: tuple[str, ...] = ("image_path", "split", "label", "label_index", "subject", "dataset")
 """Columns every manifest starts with, in this order."""
@@ -25,8 +26,6 @@ MANIFEST_COLUMNS: tuple[str, ...] = ("image_path", "split", "label", "label_inde
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 """Allowed values of the ``split`` column."""
 
-IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
-"""File suffixes (lower-case) that count as images when an adapter scans folders."""
 
 _STRING_COLUMNS = ("image_path", "split", "label", "subject", "dataset")
 
