@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ganon_utils.weights import MissingWeightError
 from ganon_utils.preprocess.pipeline import PreprocessConfig, run_preprocess, tasks_from_folder, tasks_from_manifest
 
 DEFAULTS = PreprocessConfig()
@@ -70,10 +71,14 @@ def cli(argv: list[str]) -> int:
     if not tasks:
         print(f"error: no images found in {args.input_dir}")
         return 2
-    result = run_preprocess(
-        tasks, output_dir, config, n_workers=args.workers, scheduler_address=args.scheduler,
-        progress=not args.no_progress,
-    )  # fmt: skip
+    try:
+        result = run_preprocess(
+            tasks, output_dir, config, n_workers=args.workers, scheduler_address=args.scheduler,
+            progress=not args.no_progress,
+        )  # fmt: skip
+    except (MissingWeightError, ValueError) as error:  # missing weights, or a folder made with other settings
+        print(f"error: {error}")
+        return 2
     faces_ok = int((result.faces["status"] == "ok").sum())
     print(f"{len(tasks)} images ({result.processed} processed, {result.skipped} already done); "
           f"{len(result.faces)} faces, {faces_ok} with landmarks")

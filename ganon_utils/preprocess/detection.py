@@ -113,6 +113,7 @@ class RetinaFaceDetector:
 
 
 DETECTORS = {"blazeface": BlazeFaceDetector, "retinaface": RetinaFaceDetector}
+DETECTOR_WEIGHTS = {"retinaface": "retinaface"}  # backend -> weight file key (ganon_utils.weights)
 
 
 def build_detector(name: str, **options: object) -> FaceDetector:

@@ -29,9 +29,10 @@ import pandas as pd
 from ganon_utils.atomic_files import save_npy_atomic, write_csv_atomic, write_text_atomic
 from ganon_utils.image_io import ImageLoadError, list_images, image_id_for, load_image, save_png
 from ganon_utils.preprocess.alignment import AlignedFace, align_face, transform_points
-from ganon_utils.preprocess.detection import FaceDetection, FaceDetector, build_detector
+from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS, FaceDetection, FaceDetector, build_detector
 from ganon_utils.preprocess.landmarks import LandmarkExtractor
-from ganon_utils.preprocess.segmentation import HeadSegmenter, build_segmenter, remove_background
+from ganon_utils.preprocess.segmentation import SEGMENTER_WEIGHTS, HeadSegmenter, build_segmenter, remove_background
+from ganon_utils.weights import require_weight
 
 # Image-level statuses added by this stage (reading statuses come from ganon_utils.image_io).
 STATUS_OK = "ok"
@@ -101,6 +102,13 @@ def models_for(config: PreprocessConfig) -> PreprocessModels:
         )
         MODEL_BUILDS["count"] += 1
     return _MODEL_CACHE[key]
+
+
+def require_backend_weights(config: PreprocessConfig) -> None:
+    """Raise MissingWeightError (naming the file) before any work if a chosen backend lacks its weights."""
+    for table, backend in ((DETECTOR_WEIGHTS, config.detector), (SEGMENTER_WEIGHTS, config.segmenter)):
+        if backend in table:
+            require_weight(table[backend])
 
 
 def tasks_from_folder(input_dir: Path, split: str = "all") -> list[ImageTask]:
@@ -314,6 +322,7 @@ def run_preprocess(
     the one at ``scheduler_address`` (its workers must see ``output_dir``), or a local cluster of
     ``n_workers`` single-threaded processes (default: one per core).
     """
+    require_backend_weights(config)
     output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     check_config(output_dir, config)

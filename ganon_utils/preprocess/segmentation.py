@@ -70,6 +70,7 @@ class PaperHeadSegmenter:
 
 
 SEGMENTERS = {"selfie": SelfieHeadSegmenter, "head_unet": PaperHeadSegmenter}
+SEGMENTER_WEIGHTS = {"head_unet": "head_segmentation"}  # backend -> weight file key (ganon_utils.weights)
 
 
 def build_segmenter(name: str, **options: object) -> HeadSegmenter:
