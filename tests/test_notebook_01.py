@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def demo_profile_into(tmp_path: Path) -> Path:
     """The demo profile with its stage outputs redirected into ``tmp_path``."""
     data = yaml.safe_load((REPO_ROOT / "profiles" / "demo.yaml").read_text())
-    data["notebooks"]["01_preprocess"]["output_dir"] = str(tmp_path / "processed")
+    data["notebooks"]["01_preprocess"]["output_root"] = str(tmp_path / "processed")
     path = tmp_path / "demo.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -34,7 +34,7 @@ def test_01_runs_on_the_demo_profile(tmp_path, demo_dir) -> None:
     index = html.unescape((results / "index.html").read_text())
     for linked in ("01_preprocess.html", "fig2_preprocessing_steps.png", "image_status_counts.csv"):
         assert linked in index
-    manifest = pd.read_csv(tmp_path / "processed" / "manifest.csv")
+    manifest = pd.read_csv(tmp_path / "processed" / "demo" / "manifest.csv")
     n_images = sum(1 for p in demo_dir.rglob("*") if p.suffix.lower() in {".jpg", ".png"})
     assert len(manifest) == n_images
     assert (manifest["status"] == "ok").sum() >= n_images - 2

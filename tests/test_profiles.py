@@ -87,7 +87,7 @@ def test_shipped_profiles_load(name: str) -> None:
     profile = load_profile(name)
     assert profile.name == name and profile.path == REPO_ROOT / "profiles" / f"{name}.yaml"
     params = notebook_parameters(profile, "01_preprocess")
-    assert {"input_dir", "output_dir", "detector", "segmenter", "image_size", "n_workers", "scheduler_address"} <= set(params)
+    assert {"datasets", "output_root", "detector", "segmenter", "image_size", "n_workers", "scheduler_address"} <= set(params)
     assert profile.setup["demo_data"] is (name == "demo")
 
 
@@ -95,7 +95,8 @@ def test_demo_profile_uses_offline_backends_and_paper_the_papers() -> None:
     demo = notebook_parameters(load_profile("demo"), "01_preprocess")
     paper = notebook_parameters(load_profile("paper"), "01_preprocess")
     assert (demo["detector"], demo["segmenter"]) == ("blazeface", "selfie")
-    assert demo["input_dir"].startswith("data/demo")
+    assert demo["datasets"] == {"demo": {"root": "data/demo"}}
+    assert set(paper["datasets"]) == {"celeba", "wider_face", "affectnet", "ckplus", "faces"}
     assert (paper["detector"], paper["segmenter"], paper["n_workers"]) == ("retinaface", "head_unet", None)
 
 
