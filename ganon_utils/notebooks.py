@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ganon_utils.atomic_files import write_text_atomic
+from ganon_utils.readiness import run_problems
 from ganon_utils.profiles import Profile, ProfileError, available_profiles, load_profile, notebook_sections, repo_root
 from ganon_utils.profiles import notebook_parameters as profile_parameters
 
@@ -484,10 +485,19 @@ def cli(argv: Sequence[str] | None = None) -> int:
             print(f"warning: profile {profile.name!r} has a section for {stem}, but {display_path(notebooks_dir, root)}/ has no such notebook", file=sys.stderr)
 
     print(f"profile {profile.name} ({display_path(profile.path, root)}): {len(plan)} notebook(s)", flush=True)
+    problems = run_problems(plan, root)
     if args.dry_run:
         for notebook, parameters in plan:
             print(f"  {display_path(notebook, root)}: {parameters}")
+        for problem in problems:
+            print(f"  missing: {problem}")
         return 0
+    if problems:
+        print(f"cannot start: profile {profile.name!r} needs {len(problems)} thing(s) that are missing:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print("nothing was run; see data/README.md for the datasets and the messages above for the weights.", file=sys.stderr)
+        return 2
 
     if profile.setup.get("demo_data"):
         print("building demo data (data/demo, cached in data/cache) ...", flush=True)

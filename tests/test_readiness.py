@@ -1,0 +1,65 @@
+"""A run first lists everything it needs that is missing, and starts nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import yaml
+
+from ganon_utils import notebooks
+from ganon_utils.notebooks import list_notebooks, plan_run
+from ganon_utils.profiles import load_profile
+from ganon_utils.readiness import run_problems
+from ganon_utils.weights import weight_path
+from tests.conftest import REPO_ROOT
+from tests.dataset_fixtures import make_affectnet_csv, make_celeba, make_ckplus, make_faces, make_wider
+
+PAPER_DATASETS = ("celeba", "wider_face", "affectnet", "ckplus", "faces")
+
+
+def test_paper_profile_without_data_stops_at_once_with_one_list(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GANON_WEIGHTS_DIR", str(tmp_path / "weights"))
+    results = tmp_path / "results"
+    start = time.perf_counter()
+    code = notebooks.cli(["--profile", "paper", "--results-dir", str(results)])
+    assert time.perf_counter() - start < 10
+    assert code == 2
+    err = capsys.readouterr().err
+    for name in PAPER_DATASETS:
+        assert f"{name}: " in err
+    assert str(weight_path("retinaface")) in err and str(weight_path("head_segmentation")) in err
+    assert not results.exists()  # nothing ran
+
+
+def write_weight(key: str) -> None:
+    path = weight_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"placeholder")  # only presence is checked before a run
+
+
+def test_complete_paper_inputs_have_no_problems_and_a_subset_needs_only_its_own(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GANON_WEIGHTS_DIR", str(tmp_path / "weights"))
+    for key in ("retinaface", "head_segmentation"):
+        write_weight(key)
+    data = yaml.safe_load((REPO_ROOT / "profiles" / "paper.yaml").read_text())
+    section = data["notebooks"]["01_preprocess"]
+    for name, make in zip(PAPER_DATASETS, (make_celeba, make_wider, make_affectnet_csv, make_ckplus, make_faces)):
+        make(tmp_path / name)
+        section["datasets"][name]["root"] = str(tmp_path / name)
+    profile_path = tmp_path / "paper.yaml"
+    profile_path.write_text(yaml.safe_dump(data))
+    plan = plan_run(load_profile(profile_path), list_notebooks(REPO_ROOT / "notebooks")[:1], tmp_path / "results", REPO_ROOT)
+    assert run_problems(plan, REPO_ROOT) == []
+
+    # remove one dataset: only it is reported; running a subset without it is fine
+    import shutil
+
+    shutil.rmtree(tmp_path / "faces")
+    assert [p.split(":")[0] for p in run_problems(plan, REPO_ROOT)] == ["faces"]
+    section["only_datasets"] = ["ckplus"]
+    profile_path.write_text(yaml.safe_dump(data))
+    plan = plan_run(load_profile(profile_path), list_notebooks(REPO_ROOT / "notebooks")[:1], tmp_path / "results", REPO_ROOT)
+    assert run_problems(plan, REPO_ROOT) == []
