@@ -1,0 +1,33 @@
+"""Anonymisation (paper sections 3.4 and 4.1): GANonymization, the paper's baselines, external methods.
+
+Every method turns the aligned stage-01 faces into a folder of anonymised faces with the same face ids
+(``OUTPUT/<method>/<split>/<face_id>.png``), which the evaluations compare with the originals.
+"""
+
+from __future__ import annotations
+
+from ganon_utils.anonymize.external import EXTERNAL_METHODS, register_external
+from ganon_utils.anonymize.methods import PAPER_BASELINES, builtin_method, gaussian_blur, pixelate
+from ganon_utils.anonymize.paste_back import alignment_from_record, feathered_mask, head_mask, paste_face
+from ganon_utils.anonymize.pipeline import (
+    PhotoAnonymization,
+    anonymize_photos,
+    anonymize_preprocessed,
+    method_kind,
+    paste_back_photos,
+    read_preprocessed,
+)
+from ganon_utils.anonymize.synthesis import (
+    GANONYMIZATION,
+    CheckpointInfo,
+    FaceSynthesizer,
+    describe_checkpoint,
+    require_checkpoint,
+)
+
+__all__ = [
+    "EXTERNAL_METHODS", "GANONYMIZATION", "PAPER_BASELINES", "CheckpointInfo", "FaceSynthesizer",
+    "PhotoAnonymization", "alignment_from_record", "anonymize_photos", "anonymize_preprocessed",
+    "builtin_method", "describe_checkpoint", "feathered_mask", "gaussian_blur", "head_mask", "method_kind",
+    "paste_back_photos", "paste_face", "pixelate", "read_preprocessed", "register_external", "require_checkpoint",
+]  # fmt: skip

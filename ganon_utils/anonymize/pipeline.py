@@ -1,0 +1,490 @@
+"""The anonymisation stage: stage-01 faces -> one folder of anonymised faces per method.
+
+Output folder layout (``OUTPUT/<method>/``)::
+
+    config.json                     the settings the folder was made with (a folder resumes only with the same)
+    <split>/<face_id>.png           anonymised face, same face id and size as stage 01, no metadata
+    manifest.csv                    one row per stage-01 face: face_id, image_id, split, method, status,
+                                    message, face_path (relative to OUTPUT/<method>), source
+    photos/<image_id>.png           with paste-back only: the original photo with its faces replaced
+    photos.csv                      with paste-back only: one row per photo with its status
+
+Face statuses: ``ok``; ``average_face`` (GANonymization of a face without landmarks: synthesised from a
+black landmark image, the paper's "average face"); ``missing`` / ``ambiguous`` / ``unreadable`` (external
+methods: no file, several files, or an unreadable file for that face id); ``skipped`` (stage 01 wrote no
+face image, e.g. ``too_small``); ``error`` (a stage-01 face image could not be read).
+
+Every file is written atomically; a rerun skips faces whose output exists, so an interrupted run
+resumes. The generator is loaded once per call and only when some face still needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from ganon_utils.anonymize.external import (
+    EXTERNAL_METHODS,
+    check_method_name,
+    find_external_face,
+    index_external_faces,
+)
+from ganon_utils.anonymize.methods import FaceMethod, builtin_method
+from ganon_utils.anonymize.paste_back import alignment_from_record, feathered_mask, head_mask, paste_face
+from ganon_utils.anonymize.synthesis import GANONYMIZATION, FaceSynthesizer, file_sha256, require_checkpoint
+from ganon_utils.atomic_files import write_csv_atomic, write_text_atomic
+from ganon_utils.image_io import ImageLoadError, image_id_for, load_image, save_png
+from ganon_utils.preprocess.pipeline import (
+    FACE_OK,
+    ImageTask,
+    PreprocessConfig,
+    PreprocessResult,
+    run_preprocess,
+    tasks_from_folder,
+)
+
+STATUS_OK = "ok"
+STATUS_AVERAGE_FACE = "average_face"
+STATUS_MISSING = "missing"
+STATUS_AMBIGUOUS = "ambiguous"
+STATUS_UNREADABLE = "unreadable"
+STATUS_SKIPPED = "skipped"
+STATUS_ERROR = "error"
+ANONYMIZED_STATUSES = frozenset({STATUS_OK, STATUS_AVERAGE_FACE})
+"""Statuses of faces that have an anonymised image."""
+
+AVERAGE_FACE_MESSAGE = "no landmarks in stage 01: synthesised from a black landmark image (average face)"
+PHOTO_INCOMPLETE = "incomplete"
+"""Photo status when a face of it has no anonymised image: the photo is not written (it would show that face)."""
+
+MANIFEST_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message", "face_path", "source"]
+PHOTO_COLUMNS = ["image_id", "source", "status", "message", "n_faces", "n_pasted", "photo_path"]
+PREPROCESS_FOLDER = "_preprocess"
+"""Sub-folder of OUTPUT where :func:`anonymize_photos` runs stage 01."""
+
+_STRING_COLUMNS = ("face_id", "image_id", "split", "status", "face_path", "landmarks_path")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading stage 01 and choosing the method
+# ---------------------------------------------------------------------------------------------------
+
+
+def read_preprocessed(preprocess_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``faces.csv`` (paths as strings, empty when absent) and ``config.json`` of a stage-01 folder."""
+    preprocess_dir = Path(preprocess_dir)
+    faces_csv, config_json = preprocess_dir / "faces.csv", preprocess_dir / "config.json"
+    for path in (faces_csv, config_json):
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found: {preprocess_dir} is not a finished stage-01 folder "
+                "(run notebooks/01_preprocess.ipynb or python -m ganon_utils preprocess first)"
+            )
+    faces = pd.read_csv(faces_csv, dtype={column: str for column in _STRING_COLUMNS})
+    for column in _STRING_COLUMNS:
+        faces[column] = faces[column].fillna("")
+    return faces, json.loads(config_json.read_text())
+
+
+def method_kind(method: str, external_dir: str | os.PathLike[str] | None = None) -> str:
+    """``"ganonymization"``, ``"baseline"`` (pixel<N>, blur<K>) or ``"external"`` (a folder of faces)."""
+    check_method_name(method)
+    if method == GANONYMIZATION:
+        if external_dir is not None:
+            raise ValueError("external_dir is for external methods, not for ganonymization")
+        return GANONYMIZATION
+    if builtin_method(method) is not None:
+        if external_dir is not None:
+            raise ValueError(f"{method} is a built-in method; external_dir is for external methods only")
+        return "baseline"
+    if external_dir is not None or method in EXTERNAL_METHODS:
+        return "external"
+    registered = ", ".join(sorted(EXTERNAL_METHODS)) or "none"
+    raise ValueError(
+        f"unknown method {method!r}: use ganonymization, pixel8, pixel16, blur9, blur17 (any pixel<N> / blur<odd K>), "
+        f"or an external method with a folder of faces (external_dir=..., or register_external; registered: {registered})"
+    )
+
+
+def external_folder(method: str, external_dir: str | os.PathLike[str] | None) -> Path:
+    """The folder of an external method's faces (``external_dir`` or the registered one)."""
+    folder = Path(external_dir) if external_dir is not None else EXTERNAL_METHODS[method]
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder of {method} faces not found: {folder}")
+    return folder.resolve()
+
+
+def check_settings(method_dir: Path, settings: dict[str, Any], *, replace_stale: bool = False) -> None:
+    """Write config.json into a new method folder; a folder made with other settings is refused, or
+    with ``replace_stale`` deleted and started afresh (its faces would not match the new settings)."""
+    path = method_dir / "config.json"
+    if path.is_file():
+        existing = json.loads(path.read_text())
+        if existing != settings:
+            changed = sorted(k for k in set(existing) | set(settings) if existing.get(k) != settings.get(k))
+            if not replace_stale or existing.get("method") != settings.get("method"):
+                raise ValueError(
+                    f"{method_dir} was made with different settings ({', '.join(changed)}); use another output "
+                    "folder, delete this one, or pass replace_stale=True (--replace-stale) to start it afresh"
+                )
+            shutil.rmtree(method_dir)
+    if not path.is_file():
+        method_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, json.dumps(settings, indent=1, sort_keys=True))
+
+
+def output_face_path(split: str, face_id: str) -> str:
+    """Path of an anonymised face relative to its method folder."""
+    return f"{split}/{face_id}.png"
+
+
+def _io_threads() -> int:
+    return max(2, min(8, os.cpu_count() or 2))
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def _progress(total: int, method: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"anonymize {method}", unit="face", disable=not enabled)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The three kinds of method, each on the faces still to do
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Face:
+    """One stage-01 face still to anonymise and its manifest row (updated in place)."""
+
+    row: dict[str, Any]
+    face_path: str  # stage-01 image, relative to the stage-01 folder
+    landmarks_path: str  # stage-01 landmarks ("" when none were found)
+
+
+def _load_landmarks(preprocess_dir: Path, face: _Face) -> np.ndarray | None:
+    if not face.landmarks_path:
+        return None
+    return np.load(preprocess_dir / face.landmarks_path, allow_pickle=False)
+
+
+def _synthesize_all(
+    faces: Sequence[_Face],
+    preprocess_dir: Path,
+    method_dir: Path,
+    synthesizer: FaceSynthesizer,
+    *,
+    batch_size: int,
+    face_size: int,
+    advance: Callable[[int], Any],
+) -> None:
+    """GANonymization for every face, batched; landmark loading and PNG writing overlap the generator."""
+
+    def inputs(batch: Sequence[_Face]) -> np.ndarray:
+        return synthesizer.landmark_images([_load_landmarks(preprocess_dir, face) for face in batch])
+
+    batches = _chunks(faces, batch_size)
+    if not batches:
+        return
+    with ThreadPoolExecutor(max_workers=_io_threads()) as pool:
+        upcoming: Future = pool.submit(inputs, batches[0])
+        writes: deque[Future] = deque()
+        for index, batch in enumerate(batches):
+            images = upcoming.result()
+            if index + 1 < len(batches):
+                upcoming = pool.submit(inputs, batches[index + 1])
+            for face, output in zip(batch, synthesizer.synthesize(images, face_size)):
+                writes.append(pool.submit(save_png, method_dir / face.row["face_path"], output))
+                if face.landmarks_path:
+                    face.row.update(status=STATUS_OK)
+                else:
+                    face.row.update(status=STATUS_AVERAGE_FACE, message=AVERAGE_FACE_MESSAGE)
+            while len(writes) > 2 * batch_size:
+                writes.popleft().result()
+            advance(len(batch))
+        for write in writes:
+            write.result()
+
+
+def _apply_baseline(faces: Sequence[_Face], preprocess_dir: Path, method_dir: Path, function: FaceMethod, advance) -> None:
+    """A baseline (pixelation, blur) on every face, in a thread pool (OpenCV and PNG coding release the GIL)."""
+
+    def one(face: _Face) -> None:
+        try:
+            rgb = load_image(preprocess_dir / face.face_path).rgb
+        except ImageLoadError as error:
+            face.row.update(status=STATUS_ERROR, message=f"stage-01 face unreadable: {error}", face_path="")
+            return
+        save_png(method_dir / face.row["face_path"], function(rgb))
+        face.row.update(status=STATUS_OK)
+
+    with ThreadPoolExecutor(max_workers=_io_threads()) as pool:
+        for _ in pool.map(one, faces):
+            advance(1)
+
+
+def fit_face(rgb: np.ndarray, face_size: int) -> np.ndarray:
+    """``rgb`` resized to ``face_size`` x ``face_size`` (area when shrinking, cubic when enlarging)."""
+    if rgb.shape[:2] == (face_size, face_size):
+        return rgb
+    shrinking = max(rgb.shape[:2]) > face_size
+    return cv2.resize(rgb, (face_size, face_size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+def _copy_external(
+    faces: Sequence[_Face], folder: Path, index: dict[str, list[Path]], method_dir: Path, face_size: int, advance
+) -> None:
+    """Read each face's file from an external folder, fit it to the stage-01 size, write it without metadata."""
+
+    def one(face: _Face) -> None:
+        row = face.row
+        path, status, message = find_external_face(index, row["face_id"], row["split"])
+        if path is None:
+            row.update(status=status, message=message, face_path="")
+            return
+        row["source"] = path.relative_to(folder).as_posix()
+        try:
+            rgb = load_image(path).rgb
+        except ImageLoadError as error:
+            row.update(status=STATUS_UNREADABLE, message=str(error), face_path="")
+            return
+        if rgb.shape[:2] != (face_size, face_size):
+            row["message"] = f"resized from {rgb.shape[1]}x{rgb.shape[0]} to {face_size}x{face_size}"
+        save_png(method_dir / row["face_path"], fit_face(rgb, face_size))
+        row["status"] = STATUS_OK
+
+    with ThreadPoolExecutor(max_workers=_io_threads()) as pool:
+        for _ in pool.map(one, faces):
+            advance(1)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The stage
+# ---------------------------------------------------------------------------------------------------
+
+
+def anonymize_preprocessed(
+    preprocess_dir: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    method: str,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    batch_size: int = 16,
+    device: str = "auto",
+    external_dir: str | os.PathLike[str] | None = None,
+    image_size: int | None = None,
+    replace_stale: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Anonymise every stage-01 face with ``method``; write OUTPUT/<method>/ and return its manifest.
+
+    Args:
+        preprocess_dir: a finished stage-01 folder (faces.csv, config.json, faces/, landmarks/); only read.
+        output_dir: receives ``<method>/<split>/<face_id>.png`` and ``<method>/manifest.csv``.
+        method: ``ganonymization``, ``pixel8``, ``pixel16``, ``blur9``, ``blur17`` (any ``pixel<N>`` /
+            ``blur<odd K>``), or an external method (``external_dir`` or :func:`register_external`).
+        checkpoint: generator checkpoint for ``ganonymization`` (authors' Lightning .ckpt, ours, or a
+            bare state dict); loaded once, only if some face still needs it.
+        batch_size: faces per generator call.
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+        external_dir: folder of faces named ``<face_id>.<image suffix>`` for an external method.
+        image_size: generator side; default: the checkpoint's recorded training size, else the face size.
+        replace_stale: when OUTPUT/<method> was made with other settings (e.g. another checkpoint), delete
+            it and start afresh instead of raising ValueError.
+        progress: show a progress bar.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    preprocess_dir = Path(preprocess_dir)
+    kind = method_kind(method, external_dir)
+    faces, preprocess_config = read_preprocessed(preprocess_dir)
+    face_size = int(preprocess_config["image_size"])
+    method_dir = Path(output_dir) / method
+    settings: dict[str, Any] = {"method": method, "face_size": face_size}
+    folder, index = None, {}
+    if kind == GANONYMIZATION:
+        settings.update(checkpoint_sha256=file_sha256(require_checkpoint(checkpoint)), image_size=image_size)
+    elif kind == "external":
+        folder = external_folder(method, external_dir)
+        index = index_external_faces(folder)
+        settings["external_dir"] = str(folder)
+    check_settings(method_dir, settings, replace_stale=replace_stale)
+
+    rows: list[dict[str, Any]] = []
+    pending: list[_Face] = []
+    for face in faces.itertuples(index=False):
+        row = {
+            "face_id": face.face_id, "image_id": face.image_id, "split": face.split, "method": method,
+            "status": STATUS_OK, "message": "", "face_path": output_face_path(face.split, face.face_id), "source": "",
+        }  # fmt: skip
+        rows.append(row)
+        landmarks_path = face.landmarks_path if face.status == FACE_OK else ""
+        if not face.face_path:
+            row.update(status=STATUS_SKIPPED, message=f"stage 01 wrote no face image (status {face.status})", face_path="")
+        elif (method_dir / row["face_path"]).is_file():
+            _describe_done(row, kind, landmarks_path, index, folder)
+        else:
+            pending.append(_Face(row, face.face_path, landmarks_path))
+
+    bar = _progress(len(pending), method, progress and bool(pending))
+    try:
+        if pending and kind == GANONYMIZATION:
+            synthesizer = FaceSynthesizer.from_checkpoint(
+                checkpoint, device=device, image_size=image_size, fallback_image_size=face_size
+            )
+            _synthesize_all(pending, preprocess_dir, method_dir, synthesizer, batch_size=batch_size, face_size=face_size, advance=bar.update)
+        elif pending and kind == "baseline":
+            _apply_baseline(pending, preprocess_dir, method_dir, builtin_method(method), bar.update)
+        elif pending:
+            _copy_external(pending, folder, index, method_dir, face_size, bar.update)
+    finally:
+        bar.close()
+    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    write_csv_atomic(method_dir / "manifest.csv", manifest)
+    return manifest
+
+
+def _describe_done(row: dict[str, Any], kind: str, landmarks_path: str, index: dict[str, list[Path]], folder: Path | None) -> None:
+    """Status of a face written by an earlier run (the same settings make it the same file)."""
+    if kind == GANONYMIZATION and not landmarks_path:
+        row.update(status=STATUS_AVERAGE_FACE, message=AVERAGE_FACE_MESSAGE)
+    elif kind == "external" and folder is not None:
+        path, _, _ = find_external_face(index, row["face_id"], row["split"])
+        row["source"] = path.relative_to(folder).as_posix() if path is not None else ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Photos in, photos out (command line)
+# ---------------------------------------------------------------------------------------------------
+
+
+def photo_tasks(input_path: str | os.PathLike[str]) -> list[ImageTask]:
+    """Stage-01 tasks for one photo (its file name is its relative path) or every image under a folder."""
+    path = Path(input_path)
+    if path.is_dir():
+        return tasks_from_folder(path)
+    if path.is_file():
+        return [ImageTask(image_id_for(path.name), str(path.resolve()), path.name, "all")]
+    raise FileNotFoundError(f"input not found: {path}")
+
+
+@dataclass
+class PhotoAnonymization:
+    """Result of :func:`anonymize_photos`."""
+
+    faces: pd.DataFrame  # OUTPUT/<method>/manifest.csv
+    photos: pd.DataFrame | None  # OUTPUT/<method>/photos.csv (paste-back only)
+    preprocess: PreprocessResult
+    method_dir: Path
+
+
+def anonymize_photos(
+    input_path: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    method: str,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    paste_back: bool = False,
+    batch_size: int = 16,
+    device: str = "auto",
+    external_dir: str | os.PathLike[str] | None = None,
+    image_size: int | None = None,
+    replace_stale: bool = False,
+    preprocess_config: PreprocessConfig = PreprocessConfig(),
+    n_workers: int | None = 0,
+    progress: bool = True,
+) -> PhotoAnonymization:
+    """Anonymise a photo or a folder of photos: stage 01 into OUTPUT/_preprocess, then ``method``.
+
+    With ``paste_back`` every anonymised face is blended back into a copy of its photo
+    (OUTPUT/<method>/photos/<image_id>.png). A photo is written only when every face detected in it
+    was anonymised; photos without a detected face are not written (their status says so), since
+    a face the detector missed would appear unchanged. The original implementations output faces only.
+    """
+    tasks = photo_tasks(input_path)
+    if not tasks:
+        raise ValueError(f"no images found in {input_path}")
+    kind = method_kind(method, external_dir)  # fail before the (long) preprocessing
+    if kind == GANONYMIZATION:
+        require_checkpoint(checkpoint)
+    elif kind == "external":
+        external_folder(method, external_dir)
+    output_dir = Path(output_dir)
+    preprocess_dir = output_dir / PREPROCESS_FOLDER
+    preprocessed = run_preprocess(tasks, preprocess_dir, preprocess_config, n_workers=n_workers, progress=progress)
+    faces = anonymize_preprocessed(
+        preprocess_dir, output_dir, method, checkpoint=checkpoint, batch_size=batch_size, device=device,
+        external_dir=external_dir, image_size=image_size, replace_stale=replace_stale, progress=progress,
+    )  # fmt: skip
+    method_dir = output_dir / method
+    photos = paste_back_photos(tasks, preprocess_dir, method_dir, faces, progress=progress) if paste_back else None
+    return PhotoAnonymization(faces=faces, photos=photos, preprocess=preprocessed, method_dir=method_dir)
+
+
+def paste_back_photos(
+    tasks: Iterable[ImageTask],
+    preprocess_dir: str | os.PathLike[str],
+    method_dir: str | os.PathLike[str],
+    anonymized: pd.DataFrame,
+    *,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Blend each photo's anonymised faces back into it; write photos/<image_id>.png and photos.csv."""
+    preprocess_dir, method_dir = Path(preprocess_dir), Path(method_dir)
+    faces, config = read_preprocessed(preprocess_dir)
+    manifest = pd.read_csv(preprocess_dir / "manifest.csv", dtype={"image_id": str, "status": str, "message": str})
+    image_rows = {row.image_id: row for row in manifest.itertuples(index=False)}
+    faces_of = {image_id: group for image_id, group in faces.groupby("image_id", sort=False)}
+    anonymized_of = anonymized.set_index("face_id")
+    tasks = list(tasks)
+    rows = []
+    from tqdm.auto import tqdm
+
+    for task in tqdm(tasks, desc="paste back", unit="photo", disable=not progress):
+        row = {"image_id": task.image_id, "source": task.relative_path, "status": STATUS_OK, "message": "",
+               "n_faces": 0, "n_pasted": 0, "photo_path": ""}  # fmt: skip
+        rows.append(row)
+        record = image_rows.get(task.image_id)
+        own_faces = faces_of.get(task.image_id, faces.iloc[:0])
+        row["n_faces"] = len(own_faces)
+        if record is None or record.status != STATUS_OK:
+            row.update(status=getattr(record, "status", "missing"), message=str(getattr(record, "message", "") or "not preprocessed"))
+            continue
+        not_done = [f for f in own_faces["face_id"] if anonymized_of.loc[f, "status"] not in ANONYMIZED_STATUSES]
+        if not_done:
+            row.update(status=PHOTO_INCOMPLETE, message="faces without an anonymised image: " + ", ".join(not_done))
+            continue
+        target = method_dir / "photos" / f"{task.image_id}.png"
+        row.update(photo_path=f"photos/{task.image_id}.png", n_pasted=len(own_faces))
+        if target.is_file():
+            continue
+        photo = load_image(task.source, max_pixels=int(config.get("max_pixels", 40_000_000))).rgb
+        for face in own_faces.itertuples(index=False):
+            photo = paste_face(
+                photo,
+                load_image(method_dir / anonymized_of.loc[face.face_id, "face_path"]).rgb,
+                feathered_mask(head_mask(load_image(preprocess_dir / face.face_path).rgb)),
+                alignment_from_record(
+                    (face.box_x0, face.box_y0, face.box_x1, face.box_y1), float(face.angle_degrees),
+                    margin=float(config["face_margin"]), size=int(config["image_size"]),
+                ),
+            )  # fmt: skip
+        save_png(target, photo)
+    table = pd.DataFrame(rows, columns=PHOTO_COLUMNS)
+    write_csv_atomic(method_dir / "photos.csv", table)
+    return table

@@ -1,0 +1,273 @@
+"""GANonymization's re-synthesis (paper section 3.4): 478 landmarks -> landmark image -> pix2pix -> new face.
+
+Only the landmarks of a face reach the generator, so identity, hair, skin colour and accessories are
+not carried over; the expression is. A face whose landmarks were not found is synthesised from an
+all-black landmark image, which the trained generator turns into an "average face" (paper section 3.3).
+
+The generator is loaded once (:meth:`FaceSynthesizer.from_checkpoint`) and run batched under
+``torch.inference_mode`` in eval mode (dropout off), so the same landmarks always give the same face.
+Images enter and leave the network normalised with mean = std = 0.5 per channel, as in the authors'
+training and inference transforms. The landmark image is rendered at the generator's own size
+(512 for the authors' models); the output is resized to the stage-01 face size when they differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganon_utils.pix2pix.checkpoints import (
+    AUTHORS_WEIGHTS_SOURCE,
+    CHECKPOINT_FORMAT,
+    extract_generator_state_dict,
+    generator_from_state_dict,
+    infer_generator_config,
+    read_checkpoint,
+)
+from ganon_utils.pix2pix.networks import BASE_CHANNELS, DEFAULT_NUM_DOWNS, generator_min_size
+from ganon_utils.preprocess.landmarks import render_landmarks
+
+GANONYMIZATION = "ganonymization"
+"""Method name of the paper's approach."""
+PAPER_IMAGE_SIZE = 512
+"""Side of the authors' generator input and output (and of the stage-01 faces in the paper)."""
+NORMALIZE_MEAN = 0.5
+NORMALIZE_STD = 0.5
+IMAGE_SIZE_KEYS = ("image_size", "img_size")
+"""Keys that hold the training image side in our checkpoints' ``config`` and Lightning ``hyper_parameters``."""
+
+PathLike = str | os.PathLike[str]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> the first CUDA device when one is visible, else the CPU; anything else as given."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def missing_checkpoint_message(path: PathLike | None) -> str:
+    """What to do when GANonymization has no generator checkpoint (``path`` missing or not given)."""
+    where = "no checkpoint was given" if path is None else f"checkpoint not found: {path}"
+    return (
+        f"GANonymization needs a trained pix2pix generator, but {where}. Either download {AUTHORS_WEIGHTS_SOURCE} "
+        "and pass the downloaded .ckpt file, or train a generator with notebooks/02_train_pix2pix.ipynb "
+        "(python -m ganon_utils train) and pass its checkpoint (e.g. data/models/<profile>/checkpoints/last.pt)."
+    )
+
+
+def require_checkpoint(path: PathLike | None) -> Path:
+    """``path`` as a Path when it is an existing file; FileNotFoundError naming where to get one otherwise."""
+    if path is None or not Path(path).is_file():
+        raise FileNotFoundError(missing_checkpoint_message(path))
+    return Path(path)
+
+
+def file_sha256(path: PathLike, chunk_size: int = 1 << 22) -> str:
+    """Hex SHA-256 of a file, read in chunks (identifies the exact checkpoint a result came from)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checkpoint_kind(checkpoint: Any) -> str:
+    """``"ganon_utils"`` (our training checkpoint), ``"lightning"`` (e.g. the authors') or ``"state_dict"``."""
+    if isinstance(checkpoint, Mapping) and checkpoint.get("format") == CHECKPOINT_FORMAT:
+        return "ganon_utils"
+    if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("state_dict"), Mapping):
+        return "lightning"
+    return "state_dict"
+
+
+def checkpoint_image_size(checkpoint: Any) -> int | None:
+    """The training image side recorded in a checkpoint, if any.
+
+    Looked up as ``image_size`` / ``img_size`` in ``hyper_parameters`` (Lightning; the authors' files hold
+    ``img_size``) and in ``config`` (ours), also one level down (``config["config"]["image_size"]``,
+    the run record notebook 02 stores).
+    """
+    if not isinstance(checkpoint, Mapping):
+        return None
+    sections = [checkpoint.get("config"), checkpoint.get("hyper_parameters")]
+    sections += [value for section in list(sections) if isinstance(section, Mapping) for value in section.values()]
+    for section in sections:
+        if isinstance(section, Mapping):
+            for key in IMAGE_SIZE_KEYS:
+                value = section.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    return int(value)
+    return None
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What a generator checkpoint is: format, architecture, training progress and content hash."""
+
+    path: str
+    kind: str  # ganon_utils | lightning | state_dict
+    sha256: str
+    num_downs: int
+    base_channels: int
+    parameters: int
+    image_size: int | None  # training side recorded in the file, if any
+    epoch: int | None
+
+    @property
+    def paper_architecture(self) -> bool:
+        """True for the paper's generator layout (8 down blocks, 64 base channels)."""
+        return self.num_downs == DEFAULT_NUM_DOWNS and self.base_channels == BASE_CHANNELS
+
+    def description(self) -> str:
+        """One line for report headers: file, origin, architecture, epoch."""
+        origin = {
+            "lightning": "PyTorch Lightning checkpoint (the format of the authors' published generators)",
+            "ganon_utils": "trained with this package (notebook 02)",
+            "state_dict": "bare generator state dict",
+        }[self.kind]
+        size = "paper-size generator" if self.paper_architecture else "reduced generator (not the paper's size)"
+        epoch = "" if self.epoch is None else f", epoch {self.epoch}"
+        return (
+            f"{Path(self.path).name} ({origin}; {size}: {self.num_downs} down blocks, base {self.base_channels} "
+            f"channels, {self.parameters / 1e6:.1f} M parameters{epoch}; sha256 {self.sha256[:12]})"
+        )
+
+
+def describe_checkpoint(path: PathLike) -> CheckpointInfo:
+    """Read a generator checkpoint (weights only) and say what it is."""
+    path = require_checkpoint(path)
+    checkpoint = read_checkpoint(path, map_location="cpu")
+    state_dict = extract_generator_state_dict(checkpoint)
+    config = infer_generator_config(state_dict)
+    epoch = checkpoint.get("epoch") if isinstance(checkpoint, Mapping) else None
+    return CheckpointInfo(
+        path=str(path),
+        kind=checkpoint_kind(checkpoint),
+        sha256=file_sha256(path),
+        num_downs=config["num_downs"],
+        base_channels=config["base_channels"],
+        parameters=int(sum(t.numel() for t in state_dict.values())),
+        image_size=checkpoint_image_size(checkpoint),
+        epoch=int(epoch) if isinstance(epoch, int) else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Functional core: landmark images in, faces out
+# ---------------------------------------------------------------------------------------------------
+
+
+def landmark_images(landmarks: Sequence[np.ndarray | None], size: int) -> np.ndarray:
+    """(N, size, size, 3) uint8 landmark images; ``None`` entries give black images (average face)."""
+    images = np.zeros((len(landmarks), size, size, 3), dtype=np.uint8)
+    for index, points in enumerate(landmarks):
+        if points is not None:
+            images[index] = render_landmarks(points, size)
+    return images
+
+
+def images_to_input(images: Tensor) -> Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [-1, 1]: ToTensor then Normalize(0.5, 0.5)."""
+    scaled = images.permute(0, 3, 1, 2).float().div_(255.0)
+    return scaled.sub_(NORMALIZE_MEAN).div_(NORMALIZE_STD)
+
+
+def output_to_images(output: Tensor, size: tuple[int, int] | None = None) -> Tensor:
+    """(N, 3, H, W) generator output in [-1, 1] -> (N, H', W', 3) uint8, resized to ``size`` (H', W') if given.
+
+    Resizing happens before quantisation (bilinear, anti-aliased when shrinking).
+    """
+    images = output.mul(NORMALIZE_STD).add_(NORMALIZE_MEAN)
+    if size is not None and tuple(images.shape[-2:]) != tuple(size):
+        images = F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+    return images.clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def synthesize_faces(
+    generator: nn.Module,
+    landmark_batch: np.ndarray,
+    *,
+    device: torch.device,
+    output_size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Run ``generator`` on (N, S, S, 3) uint8 landmark images; (N, H, W, 3) uint8 faces out.
+
+    The uint8 images travel to ``device`` (4x less transfer than float) and are normalised there.
+    """
+    with torch.inference_mode():
+        batch = torch.from_numpy(np.ascontiguousarray(landmark_batch)).to(device, non_blocking=True)
+        faces = output_to_images(generator(images_to_input(batch)), output_size)
+        return faces.cpu().numpy()
+
+
+def check_image_size(image_size: int, num_downs: int) -> None:
+    """Raise ValueError unless the generator accepts ``image_size`` x ``image_size`` inputs."""
+    step = generator_min_size(num_downs)
+    if image_size < step or image_size % step:
+        raise ValueError(
+            f"a generator with {num_downs} down blocks needs a side that is a positive multiple of {step}, "
+            f"got {image_size}; pass image_size explicitly"
+        )
+
+
+class FaceSynthesizer:
+    """A loaded generator that turns landmarks into faces, batched, on one device.
+
+    Build it once (:meth:`from_checkpoint`) and call it for every batch of faces.
+    """
+
+    def __init__(self, generator: nn.Module, *, image_size: int, device: str | torch.device = "auto") -> None:
+        self.device = resolve_device(device)
+        self.generator = generator.to(self.device).eval()
+        self.image_size = int(image_size)
+        check_image_size(self.image_size, getattr(generator, "num_downs", DEFAULT_NUM_DOWNS))
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: PathLike,
+        *,
+        device: str | torch.device = "auto",
+        image_size: int | None = None,
+        fallback_image_size: int = PAPER_IMAGE_SIZE,
+    ) -> FaceSynthesizer:
+        """Load the generator of any supported checkpoint (read once, weights only) onto ``device``.
+
+        The generator's image side is ``image_size`` when given, else the one recorded in the
+        checkpoint, else ``fallback_image_size``.
+        """
+        path = require_checkpoint(path)
+        # Read on the CPU: a training checkpoint also holds the discriminator and optimiser states,
+        # which need not visit the GPU; only the generator is moved to ``device``.
+        checkpoint = read_checkpoint(path, map_location="cpu")
+        try:
+            generator = generator_from_state_dict(extract_generator_state_dict(checkpoint))
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"{path}: {error}") from error
+        size = image_size or checkpoint_image_size(checkpoint) or fallback_image_size
+        return cls(generator, image_size=size, device=device)
+
+    def landmark_images(self, landmarks: Sequence[np.ndarray | None]) -> np.ndarray:
+        """The generator's inputs for ``landmarks`` (rendered at its image size)."""
+        return landmark_images(landmarks, self.image_size)
+
+    def synthesize(self, landmark_batch: np.ndarray, output_size: int | None = None) -> np.ndarray:
+        """Faces for a batch of rendered landmark images, resized to ``output_size`` x ``output_size``."""
+        size = None if output_size is None else (int(output_size), int(output_size))
+        return synthesize_faces(self.generator, landmark_batch, device=self.device, output_size=size)
+
+    def __call__(self, landmarks: Sequence[np.ndarray | None], output_size: int | None = None) -> np.ndarray:
+        """(N, S, S, 3) uint8 faces for N landmark arrays ((478, 3) normalised, or None for an average face)."""
+        return self.synthesize(self.landmark_images(landmarks), output_size)

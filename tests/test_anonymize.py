@@ -1,0 +1,523 @@
+"""Anonymisation: the baselines, GANonymization with random-weight generators, external folders,
+paste-back, the command line, resuming, and notebook 03 run with papermill."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from ganon_utils.anonymize import (
+    EXTERNAL_METHODS,
+    FaceSynthesizer,
+    alignment_from_record,
+    anonymize_photos,
+    anonymize_preprocessed,
+    feathered_mask,
+    gaussian_blur,
+    head_mask,
+    pixelate,
+    register_external,
+)
+from ganon_utils.anonymize import cli as anonymize_cli
+from ganon_utils.anonymize import synthesis
+from ganon_utils.anonymize.methods import builtin_method
+from ganon_utils.anonymize.paste_back import photo_region
+from ganon_utils.anonymize.synthesis import images_to_input, output_to_images
+from ganon_utils.pix2pix import Discriminator, GeneratorUNet, save_checkpoint
+from ganon_utils.preprocess import PreprocessConfig, run_preprocess, tasks_from_folder
+from ganon_utils.preprocess.pipeline import detect_and_process
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXIF_ARTIST = "Secret Photographer 4711"
+
+
+# --- fixtures ---------------------------------------------------------------------------------------
+
+
+def tiny_checkpoint(path: Path, *, seed: int = 0, image_size: int | None = 64, base_channels: int = 8) -> Path:
+    """Our training-checkpoint format with a small random generator (5 down blocks, 32 px minimum)."""
+    torch.manual_seed(seed)
+    generator = GeneratorUNet(num_downs=5, base_channels=base_channels)
+    discriminator = Discriminator(base_channels=base_channels)
+    config = {} if image_size is None else {"image_size": image_size}
+    return save_checkpoint(
+        path, generator=generator, discriminator=discriminator,
+        optimizer_generator=torch.optim.Adam(generator.parameters()),
+        optimizer_discriminator=torch.optim.Adam(discriminator.parameters()),
+        epoch=1, step=3, config=config,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
+
+
+@pytest.fixture(scope="module")
+def stage01(tmp_path_factory, demo_dir) -> Path:
+    """Stage 01 run for real on the demo portraits (about 2 s)."""
+    out = tmp_path_factory.mktemp("stage01") / "processed"
+    run_preprocess(tasks_from_folder(demo_dir / "portraits"), out, n_workers=0, progress=False)
+    return out
+
+
+@pytest.fixture()
+def stage01_one_without_landmarks(stage01, tmp_path) -> tuple[Path, str]:
+    """A copy of ``stage01`` in which the first face has no landmarks (as when the face mesh fails)."""
+    copy = tmp_path / "processed"
+    shutil.copytree(stage01, copy)
+    faces = pd.read_csv(copy / "faces.csv", keep_default_na=False)
+    first = faces.index[faces["status"] == "ok"][0]
+    (copy / faces.loc[first, "landmarks_path"]).unlink()
+    faces.loc[first, ["status", "landmarks_path"]] = ["no_landmarks", ""]
+    faces.to_csv(copy / "faces.csv", index=False)
+    return copy, str(faces.loc[first, "face_id"])
+
+
+@pytest.fixture()
+def count_checkpoint_reads(monkeypatch) -> list[str]:
+    """Every checkpoint file the synthesis module reads, in order."""
+    reads: list[str] = []
+    original = synthesis.read_checkpoint
+
+    def counting(path, **kwargs):
+        reads.append(str(path))
+        return original(path, **kwargs)
+
+    monkeypatch.setattr(synthesis, "read_checkpoint", counting)
+    return reads
+
+
+def ok_faces(preprocess_dir: Path) -> pd.DataFrame:
+    faces = pd.read_csv(preprocess_dir / "faces.csv", keep_default_na=False)
+    return faces[faces["face_path"] != ""]
+
+
+def png_chunk_types(data: bytes) -> list[str]:
+    """The chunk types of a PNG file, in order."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    types, offset = [], 8
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        types.append(data[offset + 4 : offset + 8].decode("ascii"))
+        offset += 12 + length
+    return types
+
+
+def save_jpeg_with_exif(path: Path, rgb: np.ndarray) -> Path:
+    exif = Image.Exif()
+    exif[0x013B] = EXIF_ARTIST  # Artist
+    exif[0x010F] = "CameraMaker"  # Make
+    Image.fromarray(rgb).save(path, quality=95, exif=exif.tobytes(), comment=b"private comment")
+    assert Image.open(path).getexif()[0x013B] == EXIF_ARTIST
+    return path
+
+
+def assert_no_metadata(path: Path) -> None:
+    data = path.read_bytes()
+    assert png_chunk_types(data) == ["IHDR"] + ["IDAT"] * (len(png_chunk_types(data)) - 2) + ["IEND"], path
+    assert EXIF_ARTIST.encode() not in data and b"private comment" not in data
+    with Image.open(path) as image:
+        assert not image.getexif() and "exif" not in image.info
+
+
+# --- baselines -----------------------------------------------------------------------------------------
+
+
+def constant_regions(image: np.ndarray) -> int:
+    """Number of 4-connected regions of identical colour."""
+    from scipy import ndimage
+
+    keys = image.astype(np.int64) @ np.array([65536, 256, 1])
+    return sum(ndimage.label(keys == key)[1] for key in np.unique(keys))
+
+
+def test_pixel8_gives_64_uniform_blocks_of_area_means(astronaut) -> None:
+    before = astronaut.copy()
+    result = pixelate(astronaut, 8)
+    assert np.array_equal(astronaut, before)  # input untouched
+    assert result.shape == astronaut.shape and result.dtype == np.uint8
+    blocks = result.reshape(8, 64, 8, 64, 3)
+    assert (blocks == blocks[:, :1, :, :1]).all()  # each 64x64 block constant
+    originals = astronaut.reshape(8, 64, 8, 64, 3).astype(np.float64).mean(axis=(1, 3))
+    assert np.abs(blocks[:, 0, :, 0].astype(np.float64) - originals).max() <= 0.5 + 1e-9  # rounded area mean
+    assert constant_regions(result) == 64  # exactly 64 regions of one colour each
+
+
+def test_pixel16_is_finer_and_obfuscates_less_than_pixel8(astronaut) -> None:
+    p16, p8 = pixelate(astronaut, 16), pixelate(astronaut, 16 // 2)
+    blocks = p16.reshape(16, 32, 16, 32, 3)
+    assert (blocks == blocks[:, :1, :, :1]).all()
+    assert constant_regions(p16) >= 240  # a few neighbouring blocks of the photo share a colour (background)
+    y, x = np.mgrid[0:512, 0:512]
+    gradient = np.stack([x // 2, y // 2, (x + y) // 4], axis=2).astype(np.uint8)
+    assert constant_regions(pixelate(gradient, 16)) == 256 and constant_regions(pixelate(gradient, 8)) == 64
+    error = lambda image: np.abs(image.astype(int) - astronaut.astype(int)).mean()  # noqa: E731
+    assert error(p8) > error(p16) > 0
+    assert pixelate(astronaut[:300, :500], 8).shape == (300, 500, 3)  # sizes that are not multiples still work
+
+
+def test_larger_blur_kernel_changes_the_face_more(astronaut) -> None:
+    diff = lambda image: np.abs(image.astype(int) - astronaut.astype(int)).mean()  # noqa: E731
+    blur9, blur17 = gaussian_blur(astronaut, 9), gaussian_blur(astronaut, 17)
+    assert diff(blur17) > diff(blur9) > 0
+    assert np.array_equal(blur9, cv2.GaussianBlur(astronaut, (9, 9), 0))
+    with pytest.raises(ValueError, match="odd"):
+        gaussian_blur(astronaut, 8)
+
+
+def test_status_counts_and_examples() -> None:
+    from ganon_utils.anonymize.figures import example_face_ids, status_counts
+
+    a = pd.DataFrame({"face_id": ["f0", "f1", "f2"], "image_id": ["i0", "i0", "i1"], "status": ["ok", "ok", "missing"]})
+    b = a.assign(status=["average_face", "ok", "ok"])
+    counts = status_counts({"a": a, "b": b})
+    assert counts.columns.tolist() == ["method", "ok", "average_face", "missing", "total"]
+    assert counts.to_numpy().tolist() == [["a", 2, 0, 1, 3], ["b", 2, 1, 0, 3]]
+    assert example_face_ids({"a": a, "b": b}, 5) == ["f0"]  # f2 is missing in a; one face per image
+    assert example_face_ids({"a": a, "b": b}, 5, per_image=2) == ["f0", "f1"]
+
+
+def test_method_names() -> None:
+    face = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    assert np.array_equal(builtin_method("pixel8")(face), pixelate(face, 8))
+    assert np.array_equal(builtin_method("blur17")(face), gaussian_blur(face, 17))
+    assert builtin_method("deepprivacy2") is None and builtin_method("ganonymization") is None
+    with pytest.raises(ValueError, match="odd"):
+        builtin_method("blur8")
+
+
+# --- GANonymization -----------------------------------------------------------------------------------
+
+
+def test_generator_normalisation_round_trip() -> None:
+    images = torch.tensor([0, 255, 128], dtype=torch.uint8).reshape(1, 1, 3, 1).expand(1, 2, 3, 3).contiguous()
+    x = images_to_input(images)
+    assert x.shape == (1, 3, 2, 3)
+    assert torch.allclose(x[0, :, 0, 0], torch.tensor([-1.0, -1.0, -1.0]))  # 0 -> -1
+    assert torch.allclose(x[0, :, 0, 1], torch.tensor([1.0, 1.0, 1.0]))  # 255 -> 1
+    assert torch.equal(output_to_images(x), images)  # the inverse recovers the bytes
+    assert output_to_images(torch.zeros(2, 3, 8, 8), (16, 16)).shape == (2, 16, 16, 3)
+
+
+def test_ganonymization_keeps_face_ids_flags_average_face_loads_once_and_batches(
+    stage01_one_without_landmarks, checkpoint, tmp_path, monkeypatch, count_checkpoint_reads
+) -> None:
+    preprocess_dir, no_landmarks_id = stage01_one_without_landmarks
+    batch_sizes: list[int] = []
+    generator_inputs: list[tuple[int, ...]] = []
+    original = synthesis.synthesize_faces
+
+    def recording(generator, landmark_batch, **kwargs):
+        batch_sizes.append(len(landmark_batch))
+        generator_inputs.append(landmark_batch.shape[1:3])
+        return original(generator, landmark_batch, **kwargs)
+
+    monkeypatch.setattr(synthesis, "synthesize_faces", recording)
+    out = tmp_path / "anonymized"
+    manifest = anonymize_preprocessed(preprocess_dir, out, "ganonymization", checkpoint=checkpoint, batch_size=4, device="cpu", progress=False)
+
+    expected = ok_faces(preprocess_dir)
+    assert len(expected) >= 10
+    assert manifest["face_id"].tolist() == expected["face_id"].tolist()
+    for row in manifest.itertuples():
+        assert row.face_path == f"{row.split}/{row.face_id}.png"
+        assert np.asarray(Image.open(out / "ganonymization" / row.face_path)).shape == (512, 512, 3)
+    statuses = manifest.set_index("face_id")["status"]
+    assert statuses[no_landmarks_id] == "average_face"
+    assert (statuses.drop(no_landmarks_id) == "ok").all()
+    assert count_checkpoint_reads == [str(checkpoint)]  # loaded once for all faces
+    n = len(expected)
+    assert batch_sizes == [4] * (n // 4) + ([n % 4] if n % 4 else [])
+    assert set(generator_inputs) == {(64, 64)}  # rendered at the checkpoint's training size, then resized
+    written = pd.read_csv(out / "ganonymization" / "manifest.csv", keep_default_na=False)
+    assert written["status"].tolist() == manifest["status"].tolist()
+
+    # the average face is what the generator makes of a black landmark image
+    synthesizer = FaceSynthesizer.from_checkpoint(checkpoint, device="cpu")
+    average = synthesizer([None], 512)[0]
+    stored = np.asarray(Image.open(out / "ganonymization" / "all" / f"{no_landmarks_id}.png"))
+    assert np.abs(stored.astype(int) - average.astype(int)).max() <= 1
+
+
+def test_same_landmarks_give_the_same_face(stage01, checkpoint, tmp_path) -> None:
+    faces = ok_faces(stage01)
+    landmarks = [np.load(stage01 / p) for p in faces["landmarks_path"].head(2)]
+    synthesizer = FaceSynthesizer.from_checkpoint(checkpoint, device="cpu")
+    first = synthesizer([landmarks[0]], 512)
+    assert np.array_equal(first, synthesizer([landmarks[0]], 512))
+    batch = synthesizer([landmarks[0], landmarks[1], landmarks[0], None], 512)
+    assert np.abs(batch[0].astype(int) - first[0].astype(int)).max() <= 1  # batching does not change a face
+    assert np.array_equal(batch[0], batch[2])
+    assert not np.array_equal(batch[0], batch[1]) and not np.array_equal(batch[0], batch[3])
+    # two whole runs write identical files
+    runs = []
+    for name in ("a", "b"):
+        anonymize_preprocessed(stage01, tmp_path / name, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False)
+        runs.append({p.name: p.read_bytes() for p in sorted((tmp_path / name / "ganonymization" / "all").iterdir())})
+    assert runs[0] == runs[1] and len(runs[0]) == len(faces)
+
+
+def test_generator_size_comes_from_the_checkpoint_else_the_face_size(tmp_path) -> None:
+    bare = tmp_path / "bare.pt"
+    torch.manual_seed(1)
+    torch.save(GeneratorUNet(num_downs=5, base_channels=4).state_dict(), bare)
+    assert FaceSynthesizer.from_checkpoint(bare, device="cpu", fallback_image_size=96).image_size == 96
+    lightning = tmp_path / "lightning.ckpt"
+    state = {f"generator.{k}": v for k, v in GeneratorUNet(num_downs=5, base_channels=4).state_dict().items()}
+    torch.save({"state_dict": state, "hyper_parameters": {"img_size": 128}, "epoch": 24}, lightning)
+    synthesizer = FaceSynthesizer.from_checkpoint(lightning, device="cpu")
+    assert synthesizer.image_size == 128
+    assert synthesizer([None], 40).shape == (1, 40, 40, 3)
+    info = synthesis.describe_checkpoint(lightning)
+    assert info.kind == "lightning" and info.epoch == 24 and not info.paper_architecture
+    nested = {"config": {"config": {"image_size": 160, "epochs": 2}, "data": {"train_faces": 3}}}
+    assert synthesis.checkpoint_image_size(nested) == 160  # notebook 02's run record
+    assert synthesis.checkpoint_image_size({"config": {}}) is None
+    with pytest.raises(ValueError, match="multiple of 32"):
+        FaceSynthesizer.from_checkpoint(bare, device="cpu", image_size=100)
+
+
+def test_missing_checkpoint_says_where_to_get_one(stage01, tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="NsLjQYey65") as error:
+        anonymize_preprocessed(stage01, tmp_path, "ganonymization", checkpoint=None, progress=False)
+    assert "02_train_pix2pix" in str(error.value) and "Sfle_etB1D" in str(error.value)
+    with pytest.raises(ValueError, match="unknown method"):
+        anonymize_preprocessed(stage01, tmp_path, "pixelate_everything", progress=False)
+
+
+# --- external methods ------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def external_name():
+    name = "deepprivacy2_test"
+    yield name
+    EXTERNAL_METHODS.pop(name, None)
+
+
+def test_external_folder_registration_and_missing_faces(stage01, tmp_path, external_name, astronaut) -> None:
+    faces = ok_faces(stage01)
+    ids = faces["face_id"].tolist()
+    folder = tmp_path / "dp2_output"
+    (folder / "all").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    made = {}
+    for index, face_id in enumerate(ids[:-3]):  # the last three: missing, unreadable, ambiguous
+        image = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+        made[face_id] = image
+        if index == 0:
+            save_jpeg_with_exif(folder / f"{face_id}.jpg", image)
+        else:
+            Image.fromarray(image).save(folder / "all" / f"{face_id}.png")
+    (folder / f"{ids[-2]}.png").write_bytes(b"")
+    for sub in ("x", "y"):
+        (folder / sub).mkdir()
+        Image.fromarray(astronaut).save(folder / sub / f"{ids[-1]}.png")
+    (folder / "notes.txt").write_text("not an image")
+
+    assert register_external(external_name, folder) == folder.resolve()
+    manifest = anonymize_preprocessed(stage01, tmp_path / "out", external_name, progress=False).set_index("face_id")
+    assert manifest.index.tolist() == ids
+    assert manifest.loc[ids[-3], "status"] == "missing" and manifest.loc[ids[-3], "face_path"] == ""
+    assert manifest.loc[ids[-2], "status"] == "unreadable"
+    assert manifest.loc[ids[-1], "status"] == "ambiguous"
+    assert (manifest.loc[ids[:-3], "status"] == "ok").all()
+    assert manifest.loc[ids[0], "source"] == f"{ids[0]}.jpg"
+    assert manifest.loc[ids[1], "message"] == "resized from 256x256 to 512x512"
+    written = np.asarray(Image.open(tmp_path / "out" / external_name / manifest.loc[ids[1], "face_path"]))
+    assert written.shape == (512, 512, 3)
+    assert np.abs(cv2.resize(written, (256, 256), interpolation=cv2.INTER_AREA).astype(int) - made[ids[1]]).mean() < 40
+    assert_no_metadata(tmp_path / "out" / external_name / manifest.loc[ids[0], "face_path"])
+    assert not (tmp_path / "out" / external_name / "all" / f"{ids[-3]}.png").exists()
+
+    # the same folder passed directly gives the same statuses
+    direct = anonymize_preprocessed(stage01, tmp_path / "out2", "ciagan", external_dir=folder, progress=False)
+    assert direct["status"].tolist() == manifest["status"].tolist()
+    with pytest.raises(ValueError, match="built-in"):
+        register_external("pixel8", folder)
+
+
+# --- photos: metadata and paste-back ----------------------------------------------------------------------
+
+
+def test_outputs_carry_no_metadata_of_the_input(tmp_path, astronaut, checkpoint) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_jpeg_with_exif(photos / "astronaut.jpg", astronaut)
+    for method, ckpt in (("pixel8", None), ("ganonymization", checkpoint)):
+        result = anonymize_photos(photos, tmp_path / "out", method, checkpoint=ckpt, paste_back=True, device="cpu", progress=False)
+        written = [result.method_dir / p for p in result.faces["face_path"]]
+        written += [result.method_dir / p for p in result.photos["photo_path"]]
+        assert len(written) == 2
+        for path in written:
+            assert_no_metadata(path)
+
+
+def test_paste_back_replaces_only_the_face_region(tmp_path, astronaut) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(astronaut[:, 40:]).save(photos / "astronaut.png")  # not square: 512 x 472
+    original = np.asarray(Image.open(photos / "astronaut.png"))
+    result = anonymize_photos(photos, tmp_path / "out", "pixel8", paste_back=True, progress=False)
+    row = result.photos.iloc[0]
+    assert (row["status"], row["n_faces"], row["n_pasted"]) == ("ok", 1, 1)
+    pasted = np.asarray(Image.open(result.method_dir / row["photo_path"]))
+    assert pasted.shape == original.shape
+
+    face = pd.read_csv(tmp_path / "out" / "_preprocess" / "faces.csv").iloc[0]
+    config = json.loads((tmp_path / "out" / "_preprocess" / "config.json").read_text())
+    matrix = alignment_from_record(
+        (face.box_x0, face.box_y0, face.box_x1, face.box_y1), face.angle_degrees, margin=config["face_margin"], size=512
+    )
+    changed = (pasted != original).any(axis=2)
+    x0, y0, x1, y1 = photo_region(matrix, 512, *original.shape[:2])
+    outside = np.ones_like(changed)
+    outside[y0:y1, x0:x1] = False
+    assert not changed[outside].any()  # nothing outside the aligned square's footprint changes
+    box_area = (face.box_x1 - face.box_x0) * (face.box_y1 - face.box_y0)
+    assert changed.sum() > 0.5 * box_area  # the face itself is replaced
+
+    # where the mask is fully on, the photo shows the anonymised face warped back (the geometry is right)
+    anonymized = np.asarray(Image.open(result.method_dir / "all" / f"{face.face_id}.png"))
+    segmented = np.asarray(Image.open(tmp_path / "out" / "_preprocess" / face.face_path))
+    alpha = feathered_mask(head_mask(segmented))
+    size = (original.shape[1], original.shape[0])
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    back = cv2.warpAffine(anonymized, matrix, size, flags=flags)
+    full = cv2.warpAffine(alpha, matrix, size, flags=flags) > 0.999
+    assert full.sum() > 0.3 * box_area
+    deviation = np.abs(pasted[full].astype(int) - back[full].astype(int))
+    # equal up to OpenCV's 1/32-pixel warp quantisation, which differs slightly for the cropped warp
+    assert deviation.mean() < 0.1 and np.percentile(deviation, 99) <= 1 and deviation.max() <= 8
+
+
+def test_alignment_from_record_matches_a_fresh_detection(tmp_path, astronaut) -> None:
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    config = PreprocessConfig()
+    faces = run_preprocess(tasks_from_folder(tmp_path), tmp_path / "out", config, n_workers=0, progress=False).faces
+    (_, steps), = detect_and_process(astronaut, config)
+    row = faces.iloc[0]
+    matrix = alignment_from_record(
+        (row.box_x0, row.box_y0, row.box_x1, row.box_y1), row.angle_degrees, margin=config.face_margin, size=config.image_size
+    )
+    corners = np.array([[0, 0], [512, 0], [0, 512], [512, 512]], dtype=np.float64)
+    ours = corners @ matrix[:, :2].T + matrix[:, 2]
+    fresh = corners @ steps.aligned.matrix[:, :2].T + steps.aligned.matrix[:, 2]
+    assert np.abs(ours - fresh).max() < 0.1
+
+
+def test_photo_without_a_detected_face_is_not_written(tmp_path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(photos / "wall.png")
+    result = anonymize_photos(photos, tmp_path / "out", "blur9", paste_back=True, progress=False)
+    assert result.photos.iloc[0]["status"] == "no_face" and result.photos.iloc[0]["photo_path"] == ""
+    assert not (result.method_dir / "photos").exists()
+
+
+# --- command line and resuming ------------------------------------------------------------------------------
+
+
+def test_cli_single_photo_folder_and_stage01_folder(tmp_path, astronaut, demo_dir, checkpoint, capsys) -> None:
+    from ganon_utils.cli import main
+
+    photo = tmp_path / "me.png"
+    Image.fromarray(astronaut).save(photo)
+    out = tmp_path / "out"
+    args = ["--checkpoint", str(checkpoint), "--paste-back", "--device", "cpu", "--no-progress"]
+    assert main(["anonymize", str(photo), str(out), "--method", "ganonymization", *args]) == 0
+    assert (out / "ganonymization" / "all" / "me_png_0.png").is_file()
+    assert np.asarray(Image.open(out / "ganonymization" / "photos" / "me_png.png")).shape == astronaut.shape
+    assert "1 faces" in capsys.readouterr().out
+
+    folder = tmp_path / "group"
+    folder.mkdir()
+    shutil.copy(next((demo_dir / "groups").iterdir()), folder / "group.jpg")
+    assert anonymize_cli.cli([str(folder), str(out), "--method", "pixel16", "--no-progress"]) == 0
+    manifest = pd.read_csv(out / "pixel16" / "manifest.csv")
+    assert len(manifest) >= 3 and (manifest["status"] == "ok").all()
+
+    # a finished stage-01 folder is used as is
+    assert anonymize_cli.cli([str(out / "_preprocess"), str(tmp_path / "out2"), "--method", "blur9", "--no-progress"]) == 0
+    assert len(pd.read_csv(tmp_path / "out2" / "blur9" / "manifest.csv")) == len(manifest)
+
+
+def test_cli_errors(tmp_path, astronaut, capsys) -> None:
+    photo = tmp_path / "me.png"
+    Image.fromarray(astronaut).save(photo)
+    assert anonymize_cli.cli([str(photo), str(tmp_path / "out"), "--method", "ganonymization"]) == 2
+    message = capsys.readouterr().err
+    assert "NsLjQYey65" in message and "Sfle_etB1D" in message and "02_train_pix2pix" in message
+    assert not (tmp_path / "out").exists()  # nothing ran
+    assert anonymize_cli.cli([str(tmp_path), str(tmp_path / "inside"), "--method", "pixel8"]) == 2
+    assert anonymize_cli.cli([str(photo), str(tmp_path / "out"), "--method", "no_such_method"]) == 2
+    assert "unknown method" in capsys.readouterr().err
+
+
+def test_resume_skips_written_faces(stage01, tmp_path, checkpoint, count_checkpoint_reads) -> None:
+    out = tmp_path / "out"
+    first = anonymize_preprocessed(stage01, out, "pixel8", progress=False)
+    files = sorted((out / "pixel8" / "all").iterdir())
+    stamps = {p.name: p.stat().st_mtime_ns for p in files}
+    files[0].unlink()
+    second = anonymize_preprocessed(stage01, out, "pixel8", progress=False)
+    assert second.equals(first)
+    for path in files[1:]:
+        assert path.stat().st_mtime_ns == stamps[path.name]  # untouched
+    assert files[0].is_file()
+
+    anonymize_preprocessed(stage01, out, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False)
+    before = {p.name: p.read_bytes() for p in (out / "ganonymization" / "all").iterdir()}
+    assert len(count_checkpoint_reads) == 1
+    again = anonymize_preprocessed(stage01, out, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False)
+    assert len(count_checkpoint_reads) == 1  # nothing left to do: the generator is not even loaded
+    assert (again["status"] == "ok").all()
+
+    other = tiny_checkpoint(tmp_path / "other.pt", seed=5)
+    with pytest.raises(ValueError, match="checkpoint_sha256"):
+        anonymize_preprocessed(stage01, out, "ganonymization", checkpoint=other, device="cpu", progress=False)
+    anonymize_preprocessed(stage01, out, "ganonymization", checkpoint=other, device="cpu", replace_stale=True, progress=False)
+    after = {p.name: p.read_bytes() for p in (out / "ganonymization" / "all").iterdir()}
+    assert after.keys() == before.keys() and all(after[k] != before[k] for k in before)
+
+
+# --- notebook 03 ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_notebook_03_runs_with_papermill(stage01, checkpoint, tmp_path) -> None:
+    import papermill
+
+    results, output = tmp_path / "results", tmp_path / "anonymized"
+    parameters = {
+        "preprocess_dir": str(stage01), "output_dir": str(output), "results_dir": str(results),
+        "checkpoint": str(checkpoint), "device": "cpu", "n_example_faces": 2, "batch_size": 4,
+    }  # fmt: skip
+    papermill.execute_notebook(
+        str(REPO_ROOT / "notebooks" / "03_anonymize.ipynb"), str(tmp_path / "03.ipynb"),
+        parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
+    )  # fmt: skip
+    n_faces = len(ok_faces(stage01))
+    counts = pd.read_csv(results / "tables" / "status_counts.csv")
+    assert counts["method"].tolist() == ["ganonymization", "pixel8", "pixel16", "blur9", "blur17"]
+    assert (counts["total"] == n_faces).all() and (counts["ok"] == n_faces).all()
+    assert (results / "figures" / "fig3_anonymization_examples.png").is_file()
+    for method in counts["method"]:
+        assert len(list((output / method / "all").glob("*.png"))) == n_faces
+
+    parameters["checkpoint"] = str(tmp_path / "no_such.pt")
+    with pytest.raises(papermill.PapermillExecutionError, match="02_train_pix2pix"):
+        papermill.execute_notebook(
+            str(REPO_ROOT / "notebooks" / "03_anonymize.ipynb"), str(tmp_path / "03_fail.ipynb"),
+            parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
+        )  # fmt: skip
