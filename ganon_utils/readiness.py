@@ -7,7 +7,7 @@ runner can print one list (each line names the path and what belongs there) and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +42,57 @@ def preprocess_problems(params: Parameters, root: Path) -> list[str]:
     return problems
 
 
-CHECKS: dict[str, Callable[[Parameters, Path], list[str]]] = {
-    "01_preprocess": preprocess_problems,
-}
+def produced_by(stem: str, params: Parameters, root: Path) -> set[Path]:
+    """Paths a notebook creates that later notebooks of the same run may read."""
+    if stem == "01_preprocess":
+        try:
+            from ganon_utils.preprocess.inputs import parse_dataset_inputs
+
+            inputs = parse_dataset_inputs(params.get("datasets") or {}, params.get("only_datasets"))
+        except ValueError:
+            return set()
+        return {(root / params.get("output_root", "data/processed") / d.name).resolve() for d in inputs}
+    if stem == "02_train_pix2pix" and params.get("output_dir"):
+        return {(root / params["output_dir"] / "checkpoints" / "last.pt").resolve()}
+    return set()
+
+
+def path_problem(what: str, value: Any, root: Path, produced: set[Path], hint: str) -> list[str]:
+    """A problem line when ``value`` names a path that neither exists nor is made earlier in the run."""
+    if not value:
+        return []
+    path = (root / str(value)).resolve()
+    return [] if path.exists() or path in produced else [f"{what}: {path} does not exist ({hint})"]
+
+
+def stage_input_problems(stem: str, params: Parameters, root: Path, produced: set[Path]) -> list[str]:
+    """Inputs of notebooks 02 and 03: the stage-01 folder and the generator checkpoint."""
+    problems = path_problem(f"{stem} preprocess_dir", params.get("preprocess_dir"), root, produced,
+                            "run notebook 01 for that dataset first")  # fmt: skip
+    if stem == "03_anonymize" and "ganonymization" in (params.get("methods") or []):
+        from ganon_utils.anonymize.synthesis import missing_checkpoint_message
+
+        checkpoint = params.get("checkpoint")
+        path = (root / str(checkpoint)).resolve() if checkpoint else None
+        if path is None or not (path.is_file() or path in produced):
+            problems.append(f"{stem}: {missing_checkpoint_message(checkpoint)}")
+    for name, folder in (params.get("external_methods") or {}).items():
+        problems += path_problem(f"{stem} external method {name}", folder, root, produced,
+                                 "a folder of <face_id>.png made by that method")  # fmt: skip
+    return problems
 
 
 def run_problems(plan: Sequence[tuple[Path, Parameters]], root: Path) -> list[str]:
-    """All problems of the planned notebooks (notebook path, its parameters), in run order, without duplicates."""
+    """All problems of the planned notebooks (notebook path, its parameters), in run order, without duplicates.
+
+    A path made by an earlier notebook of the same run (stage-01 folders, notebook 02's checkpoint) counts
+    as present.
+    """
     problems: list[str] = []
+    produced: set[Path] = set()
     for notebook, params in plan:
-        check = CHECKS.get(notebook.stem)
-        for problem in check(params, root) if check else []:
-            if problem not in problems:
-                problems.append(problem)
+        stem = notebook.stem
+        found = preprocess_problems(params, root) if stem == "01_preprocess" else stage_input_problems(stem, params, root, produced)
+        problems += [problem for problem in found if problem not in problems]
+        produced |= produced_by(stem, params, root)
     return problems

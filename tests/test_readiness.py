@@ -63,3 +63,21 @@ def test_complete_paper_inputs_have_no_problems_and_a_subset_needs_only_its_own(
     profile_path.write_text(yaml.safe_dump(data))
     plan = plan_run(load_profile(profile_path), list_notebooks(REPO_ROOT / "notebooks")[:1], tmp_path / "results", REPO_ROOT)
     assert run_problems(plan, REPO_ROOT) == []
+
+
+def test_later_stages_accept_what_earlier_notebooks_of_the_run_make(tmp_path) -> None:
+    nb = {stem: Path(f"notebooks/{stem}.ipynb") for stem in ("01_preprocess", "02_train_pix2pix", "03_anonymize")}
+    stage01 = {"datasets": {"x": {"root": str(tmp_path)}}, "output_root": str(tmp_path / "processed")}
+    stage02 = {"preprocess_dir": str(tmp_path / "processed" / "x"), "output_dir": str(tmp_path / "models")}
+    stage03 = {"preprocess_dir": str(tmp_path / "processed" / "x"), "methods": ["ganonymization", "blur9"],
+               "checkpoint": str(tmp_path / "models" / "checkpoints" / "last.pt"),
+               "external_methods": {"ciagan": str(tmp_path / "ciagan")}}  # fmt: skip
+    whole = [(nb["01_preprocess"], stage01), (nb["02_train_pix2pix"], stage02), (nb["03_anonymize"], stage03)]
+    assert [p for p in run_problems(whole, tmp_path) if "ciagan" not in p] == []
+    alone = run_problems([(nb["03_anonymize"], stage03)], tmp_path)
+    assert any("preprocess_dir" in p for p in alone)
+    assert any("last.pt" in p and "02_train_pix2pix" in p for p in alone)  # says how to get a generator
+    assert any("ciagan" in p for p in alone)
+    (tmp_path / "ciagan").mkdir()
+    stage03["methods"] = ["blur9"]
+    assert [p for p in run_problems(whole, tmp_path)] == []
