@@ -8,9 +8,8 @@ from pathlib import Path
 
 from ganon_utils.anonymize.pipeline import PREPROCESS_FOLDER, anonymize_photos, anonymize_preprocessed
 from ganon_utils.anonymize.synthesis import GANONYMIZATION, missing_checkpoint_message
-from ganon_utils.preprocess.pipeline import PreprocessConfig
+from ganon_utils.preprocess.cli import add_stage_arguments, config_from_arguments
 
-DEFAULTS = PreprocessConfig()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,12 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--replace-stale", action="store_true",
                         help="if OUTPUT/METHOD was made with other settings (e.g. another checkpoint), delete it "
                         "and start afresh instead of stopping")
-    parser.add_argument("--detector", default=DEFAULTS.detector, choices=["blazeface", "retinaface"],
-                        help="stage-01 face detector")
-    parser.add_argument("--segmenter", default=DEFAULTS.segmenter, choices=["selfie", "head_unet"],
-                        help="stage-01 background removal")
-    parser.add_argument("--size", type=int, default=DEFAULTS.image_size, help="stage-01 face side (512)")
-    parser.add_argument("--margin", type=float, default=DEFAULTS.face_margin, help="stage-01 face box growth per side")
+    add_stage_arguments(parser)  # stage 01 options, as for 'python -m ganon_utils preprocess'
     parser.add_argument("--workers", type=int, default=0,
                         help="Dask worker processes for stage 01 (0 = in this process; default 0)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -85,7 +79,7 @@ def cli(argv: list[str]) -> int:
                 return 2
             faces, photos = anonymize_preprocessed(input_path, output_dir, args.method, **common), None
         else:
-            config = PreprocessConfig(detector=args.detector, segmenter=args.segmenter, image_size=args.size, face_margin=args.margin)
+            config = config_from_arguments(args)
             result = anonymize_photos(
                 input_path, output_dir, args.method, paste_back=args.paste_back, preprocess_config=config,
                 n_workers=args.workers, **common,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ganon_utils.atomic_files import atomic_path
 from ganon_utils.pix2pix.networks import GeneratorUNet
 
 CHECKPOINT_FORMAT = "ganon_utils.pix2pix/1"
@@ -276,19 +276,10 @@ def check_plain_data(value: Any, where: str = "config") -> None:
 
 
 def atomic_torch_save(obj: Any, path: PathLike) -> Path:
-    """``torch.save`` to a temporary file in the target folder, fsync, then ``os.replace`` onto ``path``."""
+    """``torch.save`` through :func:`ganon_utils.atomic_files.atomic_path` (temp sibling, fsync, replace)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(obj, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        torch.save(obj, temporary)
     return path
 
 

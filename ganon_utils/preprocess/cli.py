@@ -13,16 +13,8 @@ from ganon_utils.preprocess.pipeline import PreprocessConfig, run_preprocess, ta
 DEFAULTS = PreprocessConfig()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ganon_utils preprocess",
-        description="Detect every face, align it (eyes level, longest side SIZE, zero-padded square), "
-        "remove the background and extract 478 MediaPipe landmarks. Writes faces/, landmarks/, "
-        "manifest.csv (one row per image with its status) and faces.csv into OUTPUT_DIR. "
-        "Inputs are only read; rerunning resumes and skips finished images.",
-    )
-    parser.add_argument("input_dir", type=Path, help="folder of images (searched recursively)")
-    parser.add_argument("output_dir", type=Path, help="folder for faces, landmarks and the manifest")
+def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that make a PreprocessConfig (shared by every command that runs stage 01)."""
     parser.add_argument("--detector", default=DEFAULTS.detector, choices=["blazeface", "retinaface"],
                         help="face detector (retinaface is the paper's and needs its weight file)")
     parser.add_argument("--segmenter", default=DEFAULTS.segmenter, choices=["selfie", "head_unet"],
@@ -34,6 +26,27 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip faces whose box is smaller than this many pixels")
     parser.add_argument("--max-pixels", type=int, default=DEFAULTS.max_pixels,
                         help="refuse images with more pixels than this (status too_large)")
+
+
+def config_from_arguments(args: argparse.Namespace) -> PreprocessConfig:
+    """The PreprocessConfig named by the options of :func:`add_stage_arguments`."""
+    return PreprocessConfig(
+        detector=args.detector, segmenter=args.segmenter, image_size=args.size, face_margin=args.margin,
+        min_face_size=args.min_face_size, max_pixels=args.max_pixels,
+    )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ganon_utils preprocess",
+        description="Detect every face, align it (eyes level, longest side SIZE, zero-padded square), "
+        "remove the background and extract 478 MediaPipe landmarks. Writes faces/, landmarks/, "
+        "manifest.csv (one row per image with its status) and faces.csv into OUTPUT_DIR. "
+        "Inputs are only read; rerunning resumes and skips finished images.",
+    )
+    parser.add_argument("input_dir", type=Path, help="folder of images (searched recursively)")
+    parser.add_argument("output_dir", type=Path, help="folder for faces, landmarks and the manifest")
+    add_stage_arguments(parser)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--dataset", default=None,
                         help="read INPUT_DIR as this dataset in its original layout (celeba, wider_face, "
@@ -56,10 +69,7 @@ def cli(argv: list[str]) -> int:
     if output_dir == input_dir or input_dir in output_dir.parents:
         print(f"error: the output folder {args.output_dir} must not be inside the input folder")
         return 2
-    config = PreprocessConfig(
-        detector=args.detector, segmenter=args.segmenter, image_size=args.size, face_margin=args.margin,
-        min_face_size=args.min_face_size, max_pixels=args.max_pixels,
-    )  # fmt: skip
+    config = config_from_arguments(args)
     if args.dataset is not None:
         from ganon_utils.datasets import load_dataset
 
