@@ -65,10 +65,20 @@ def path_problem(what: str, value: Any, root: Path, produced: set[Path], hint: s
     return [] if path.exists() or path in produced else [f"{what}: {path} does not exist ({hint})"]
 
 
+def stage01_folders(params: Parameters) -> list[str]:
+    """The stage-01 folders a notebook reads: ``preprocess_dir``, or ``preprocess_root``/each of ``datasets``."""
+    if params.get("preprocess_dir"):
+        return [str(params["preprocess_dir"])]
+    root = params.get("preprocess_root", "data/processed")
+    return [str(Path(root) / name) for name in params.get("datasets") or []]
+
+
 def stage_input_problems(stem: str, params: Parameters, root: Path, produced: set[Path]) -> list[str]:
-    """Inputs of notebooks 02 and 03: the stage-01 folder and the generator checkpoint."""
-    problems = path_problem(f"{stem} preprocess_dir", params.get("preprocess_dir"), root, produced,
-                            "run notebook 01 for that dataset first")  # fmt: skip
+    """Inputs of notebooks 02 and 03: the stage-01 folders, the generator checkpoint, external folders."""
+    problems = []
+    for folder in stage01_folders(params):
+        problems += path_problem(f"{stem} stage-01 folder", folder, root, produced,
+                                 "run notebook 01 for that dataset first")  # fmt: skip
     if stem == "03_anonymize" and "ganonymization" in (params.get("methods") or []):
         from ganon_utils.anonymize.synthesis import missing_checkpoint_message
 
@@ -77,8 +87,9 @@ def stage_input_problems(stem: str, params: Parameters, root: Path, produced: se
         if path is None or not (path.is_file() or path in produced):
             problems.append(f"{stem}: {missing_checkpoint_message(checkpoint)}")
     for name, folder in (params.get("external_methods") or {}).items():
-        problems += path_problem(f"{stem} external method {name}", folder, root, produced,
-                                 "a folder of <face_id>.png made by that method")  # fmt: skip
+        for dataset in params.get("datasets") or [""]:
+            problems += path_problem(f"{stem} external method {name}", str(folder).format(dataset=dataset), root,
+                                     produced, "a folder of <face_id>.png made by that method")  # fmt: skip
     return problems
 
 

@@ -498,9 +498,11 @@ def test_resume_skips_written_faces(stage01, tmp_path, checkpoint, count_checkpo
 def test_notebook_03_runs_with_papermill(stage01, checkpoint, tmp_path) -> None:
     import papermill
 
-    results, output = tmp_path / "results", tmp_path / "anonymized"
+    results, output_root = tmp_path / "results", tmp_path / "anonymized"
+    output = output_root / stage01.name
     parameters = {
-        "preprocess_dir": str(stage01), "output_dir": str(output), "results_dir": str(results),
+        "datasets": [stage01.name], "preprocess_root": str(stage01.parent), "output_root": str(output_root),
+        "results_dir": str(results),
         "checkpoint": str(checkpoint), "device": "cpu", "n_example_faces": 2, "batch_size": 4,
     }  # fmt: skip
     papermill.execute_notebook(
@@ -511,7 +513,8 @@ def test_notebook_03_runs_with_papermill(stage01, checkpoint, tmp_path) -> None:
     counts = pd.read_csv(results / "tables" / "status_counts.csv")
     assert counts["method"].tolist() == ["ganonymization", "pixel8", "pixel16", "blur9", "blur17"]
     assert (counts["total"] == n_faces).all() and (counts["ok"] == n_faces).all()
-    assert (results / "figures" / "fig3_anonymization_examples.png").is_file()
+    assert counts["dataset"].tolist() == [stage01.name] * 5
+    assert (results / "figures" / f"fig3_anonymization_examples_{stage01.name}.png").is_file()
     for method in counts["method"]:
         assert len(list((output / method / "all").glob("*.png"))) == n_faces
 

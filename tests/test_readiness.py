@@ -69,15 +69,15 @@ def test_later_stages_accept_what_earlier_notebooks_of_the_run_make(tmp_path) ->
     nb = {stem: Path(f"notebooks/{stem}.ipynb") for stem in ("01_preprocess", "02_train_pix2pix", "03_anonymize")}
     stage01 = {"datasets": {"x": {"root": str(tmp_path)}}, "output_root": str(tmp_path / "processed")}
     stage02 = {"preprocess_dir": str(tmp_path / "processed" / "x"), "output_dir": str(tmp_path / "models")}
-    stage03 = {"preprocess_dir": str(tmp_path / "processed" / "x"), "methods": ["ganonymization", "blur9"],
+    stage03 = {"datasets": ["x"], "preprocess_root": str(tmp_path / "processed"), "methods": ["ganonymization", "blur9"],
                "checkpoint": str(tmp_path / "models" / "checkpoints" / "last.pt"),
-               "external_methods": {"ciagan": str(tmp_path / "ciagan")}}  # fmt: skip
+               "external_methods": {"ciagan": str(tmp_path / "ciagan" / "{dataset}")}}  # fmt: skip
     whole = [(nb["01_preprocess"], stage01), (nb["02_train_pix2pix"], stage02), (nb["03_anonymize"], stage03)]
     assert [p for p in run_problems(whole, tmp_path) if "ciagan" not in p] == []
     alone = run_problems([(nb["03_anonymize"], stage03)], tmp_path)
-    assert any("preprocess_dir" in p for p in alone)
+    assert any("stage-01 folder" in p and str(tmp_path / "processed" / "x") in p for p in alone)
     assert any("last.pt" in p and "02_train_pix2pix" in p for p in alone)  # says how to get a generator
     assert any("ciagan" in p for p in alone)
-    (tmp_path / "ciagan").mkdir()
+    (tmp_path / "ciagan" / "x").mkdir(parents=True)
     stage03["methods"] = ["blur9"]
     assert [p for p in run_problems(whole, tmp_path)] == []
