@@ -158,7 +158,7 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 def _progress(total: int, method: str, enabled: bool):
-    from tqdm.auto import tqdm
+    from ganon_utils.progress import tqdm
 
     return tqdm(total=total, desc=f"anonymize {method}", unit="face", disable=not enabled)
 
@@ -453,7 +453,7 @@ def paste_back_photos(
     anonymized_of = anonymized.set_index("face_id")
     tasks = list(tasks)
     rows = []
-    from tqdm.auto import tqdm
+    from ganon_utils.progress import tqdm
 
     for task in tqdm(tasks, desc="paste back", unit="photo", disable=not progress):
         row = {"image_id": task.image_id, "source": task.relative_path, "status": STATUS_OK, "message": "",

@@ -569,7 +569,7 @@ def _train(
     resume: bool,
     progress: bool,
 ) -> TrainResult:
-    from tqdm.auto import tqdm
+    from ganon_utils.progress import tqdm
 
     batch_size = per_process_batch_size(config, run)
     train_split, sample_split = resolve_splits(preprocess_dir, config)

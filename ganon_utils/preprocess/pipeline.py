@@ -349,7 +349,7 @@ def _execute(
 ) -> Iterator[dict]:
     if not tasks:
         return
-    from tqdm.auto import tqdm
+    from ganon_utils.progress import tqdm
 
     bar = tqdm(total=len(tasks), desc="preprocess", unit="img", disable=not progress)
     if n_workers == 0 and scheduler_address is None:
