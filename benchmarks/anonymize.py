@@ -99,7 +99,10 @@ def run_ours(face_paths: list[Path], checkpoint: Path, out: Path, device: torch.
     return time.perf_counter() - start
 
 
-def run_library(preprocess_dir: Path, n_faces: int, checkpoint: Path, out: Path, device: torch.device, batch_size: int) -> float:
+def run_library(
+    preprocess_dir: Path, n_faces: int, checkpoint: Path, out: Path, device: torch.device, batch_size: int,
+    precision: str = "fp32",
+) -> float:
     """Seconds for ``anonymize_preprocessed`` on a stage-01 folder cut to ``n_faces`` faces."""
     subset = out / "stage01_subset"
     subset.mkdir(parents=True)
@@ -108,8 +111,8 @@ def run_library(preprocess_dir: Path, n_faces: int, checkpoint: Path, out: Path,
         (subset / name).symlink_to((preprocess_dir / name).resolve())
     faces.to_csv(subset / "faces.csv", index=False)
     start = time.perf_counter()
-    anonymize_preprocessed(subset, out / "anonymized", "ganonymization", checkpoint=checkpoint,
-                           batch_size=batch_size, device=str(device), progress=False)  # fmt: skip
+    anonymize_preprocessed(subset, out / f"anonymized_{precision}", "ganonymization", checkpoint=checkpoint,
+                           batch_size=batch_size, device=str(device), progress=False, precision=precision)  # fmt: skip
     return time.perf_counter() - start
 
 
@@ -127,12 +130,13 @@ def main() -> None:
         checkpoint = paper_size_checkpoint(workdir / "paper_size.pt")
         preprocess_dir, face_paths = stage01_faces(args.preprocess, args.input, workdir, args.faces)
         n = len(face_paths)
-        for name in ("naive", "ours", "library"):
+        for name in ("naive", "ours", "library", "library_bf16"):
             (workdir / name).mkdir()
         LandmarkExtractor().close()  # warm up MediaPipe's and torch's one-time initialisation for both sides
         naive = run_naive(face_paths, checkpoint, workdir / "naive", device)
         ours = run_ours(face_paths, checkpoint, workdir / "ours", device, args.batch_size)
         library = run_library(preprocess_dir, n, checkpoint, workdir / "library", device, args.batch_size)
+        library_bf16 = run_library(preprocess_dir, n, checkpoint, workdir / "library_bf16", device, args.batch_size, "bf16")
         size_mb = checkpoint.stat().st_size / 1e6
         print(f"GANonymization on {n} aligned faces, paper-size generator (512 px), {device}, "
               f"{torch.get_num_threads()} threads, checkpoint {size_mb:.0f} MB, batch {args.batch_size}:")
@@ -141,6 +145,8 @@ def main() -> None:
               f"ratio {naive / ours:.2f}x  (target >= 10x)")
         print(f"  {'anonymize_preprocessed (stored landmarks)':<44} {n / library:7.2f} faces/s  ({library / n:.2f} s/face)   "
               f"ratio {naive / library:.2f}x")
+        print(f"  {'  the same with --precision bf16':<44} {n / library_bf16:7.2f} faces/s  ({library_bf16 / n:.2f} s/face)   "
+              f"ratio {naive / library_bf16:.2f}x")
         print(f"  per-face overhead removed: {(naive - ours) / n:.2f} s; what is left is the generator's own compute")
 
 

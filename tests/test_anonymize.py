@@ -524,3 +524,17 @@ def test_notebook_03_runs_with_papermill(stage01, checkpoint, tmp_path) -> None:
             str(REPO_ROOT / "notebooks" / "03_anonymize.ipynb"), str(tmp_path / "03_fail.ipynb"),
             parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
         )  # fmt: skip
+
+
+def test_bf16_precision_is_close_to_fp32_and_recorded(stage01, checkpoint, tmp_path) -> None:
+    faces = ok_faces(stage01)
+    landmarks = [np.load(stage01 / p) for p in faces["landmarks_path"].head(2)]
+    fp32 = FaceSynthesizer.from_checkpoint(checkpoint, device="cpu")(landmarks, 256).astype(int)
+    bf16 = FaceSynthesizer.from_checkpoint(checkpoint, device="cpu", precision="bf16")(landmarks, 256).astype(int)
+    assert bf16.shape == fp32.shape
+    assert np.abs(bf16 - fp32).mean() < 4  # a few grey levels, not another face
+    with pytest.raises(ValueError, match="precision"):
+        FaceSynthesizer.from_checkpoint(checkpoint, device="cpu", precision="fp16")
+    anonymize_preprocessed(stage01, tmp_path, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False)
+    with pytest.raises(ValueError):  # an fp32 folder is not continued in bf16
+        anonymize_preprocessed(stage01, tmp_path, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False, precision="bf16")

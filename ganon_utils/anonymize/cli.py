@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "an addition of this package, not part of the paper")
     parser.add_argument("--batch-size", type=int, default=16, help="faces per generator call (16)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="generator arithmetic: fp32 (reference) or bf16 autocast (about 2x faster on CPUs "
+                        "with bf16 and on GPUs; faces differ by a few grey levels)")
     parser.add_argument("--image-size", type=int, default=None,
                         help="generator side (default: the checkpoint's training size, else the face size)")
     parser.add_argument("--external-dir", type=Path, default=None,
@@ -71,6 +74,7 @@ def cli(argv: list[str]) -> int:
     common = dict(
         checkpoint=args.checkpoint, batch_size=args.batch_size, device=args.device, external_dir=args.external_dir,
         image_size=args.image_size, replace_stale=args.replace_stale, progress=not args.no_progress,
+        precision=args.precision,
     )  # fmt: skip
     try:
         if is_preprocessed_folder(input_path):

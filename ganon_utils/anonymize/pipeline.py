@@ -290,6 +290,7 @@ def anonymize_preprocessed(
     image_size: int | None = None,
     replace_stale: bool = False,
     progress: bool = True,
+    precision: str = "fp32",
 ) -> pd.DataFrame:
     """Anonymise every stage-01 face with ``method``; write OUTPUT/<method>/ and return its manifest.
 
@@ -307,6 +308,8 @@ def anonymize_preprocessed(
         replace_stale: when OUTPUT/<method> was made with other settings (e.g. another checkpoint), delete
             it and start afresh instead of raising ValueError.
         progress: show a progress bar.
+        precision: ``fp32`` (the reference) or ``bf16`` (generator under bf16 autocast: about 2x faster on
+            CPUs with bf16 support and on GPUs; faces differ by a few grey levels).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -319,6 +322,8 @@ def anonymize_preprocessed(
     folder, index = None, {}
     if kind == GANONYMIZATION:
         settings.update(checkpoint_sha256=file_sha256(require_checkpoint(checkpoint)), image_size=image_size)
+        if precision != "fp32":  # fp32 folders keep the settings they were made with
+            settings["precision"] = precision
     elif kind == "external":
         folder = external_folder(method, external_dir)
         index = index_external_faces(folder)
@@ -345,7 +350,7 @@ def anonymize_preprocessed(
     try:
         if pending and kind == GANONYMIZATION:
             synthesizer = FaceSynthesizer.from_checkpoint(
-                checkpoint, device=device, image_size=image_size, fallback_image_size=face_size
+                checkpoint, device=device, image_size=image_size, fallback_image_size=face_size, precision=precision
             )
             _synthesize_all(pending, preprocess_dir, method_dir, synthesizer, batch_size=batch_size, face_size=face_size, advance=bar.update)
         elif pending and kind == "baseline":
@@ -408,6 +413,7 @@ def anonymize_photos(
     preprocess_config: PreprocessConfig = PreprocessConfig(),
     n_workers: int | None = 0,
     progress: bool = True,
+    precision: str = "fp32",
 ) -> PhotoAnonymization:
     """Anonymise a photo or a folder of photos: stage 01 into OUTPUT/_preprocess, then ``method``.
 
@@ -430,6 +436,7 @@ def anonymize_photos(
     faces = anonymize_preprocessed(
         preprocess_dir, output_dir, method, checkpoint=checkpoint, batch_size=batch_size, device=device,
         external_dir=external_dir, image_size=image_size, replace_stale=replace_stale, progress=progress,
+        precision=precision,
     )  # fmt: skip
     method_dir = output_dir / method
     photos = paste_back_photos(tasks, preprocess_dir, method_dir, faces, progress=progress) if paste_back else None

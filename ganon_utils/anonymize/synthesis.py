@@ -201,15 +201,21 @@ def synthesize_faces(
     *,
     device: torch.device,
     output_size: tuple[int, int] | None = None,
+    autocast_dtype: torch.dtype | None = None,
 ) -> np.ndarray:
     """Run ``generator`` on (N, S, S, 3) uint8 landmark images; (N, H, W, 3) uint8 faces out.
 
     The uint8 images travel to ``device`` (4x less transfer than float) and are normalised there.
+    ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the generator under autocast; outputs are float32.
     """
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
         batch = torch.from_numpy(np.ascontiguousarray(landmark_batch)).to(device, non_blocking=True)
-        faces = output_to_images(generator(images_to_input(batch)), output_size)
-        return faces.cpu().numpy()
+        output = generator(images_to_input(batch)).float()
+    faces = output_to_images(output, output_size)
+    return faces.cpu().numpy()
+
+
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def check_image_size(image_size: int, num_downs: int) -> None:
@@ -228,10 +234,15 @@ class FaceSynthesizer:
     Build it once (:meth:`from_checkpoint`) and call it for every batch of faces.
     """
 
-    def __init__(self, generator: nn.Module, *, image_size: int, device: str | torch.device = "auto") -> None:
+    def __init__(
+        self, generator: nn.Module, *, image_size: int, device: str | torch.device = "auto", precision: str = "fp32"
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         self.device = resolve_device(device)
         self.generator = generator.to(self.device).eval()
         self.image_size = int(image_size)
+        self.precision = precision
         check_image_size(self.image_size, getattr(generator, "num_downs", DEFAULT_NUM_DOWNS))
 
     @classmethod
@@ -242,6 +253,7 @@ class FaceSynthesizer:
         device: str | torch.device = "auto",
         image_size: int | None = None,
         fallback_image_size: int = PAPER_IMAGE_SIZE,
+        precision: str = "fp32",
     ) -> FaceSynthesizer:
         """Load the generator of any supported checkpoint (read once, weights only) onto ``device``.
 
@@ -257,7 +269,7 @@ class FaceSynthesizer:
         except (ValueError, RuntimeError) as error:
             raise ValueError(f"{path}: {error}") from error
         size = image_size or checkpoint_image_size(checkpoint) or fallback_image_size
-        return cls(generator, image_size=size, device=device)
+        return cls(generator, image_size=size, device=device, precision=precision)
 
     def landmark_images(self, landmarks: Sequence[np.ndarray | None]) -> np.ndarray:
         """The generator's inputs for ``landmarks`` (rendered at its image size)."""
@@ -266,7 +278,9 @@ class FaceSynthesizer:
     def synthesize(self, landmark_batch: np.ndarray, output_size: int | None = None) -> np.ndarray:
         """Faces for a batch of rendered landmark images, resized to ``output_size`` x ``output_size``."""
         size = None if output_size is None else (int(output_size), int(output_size))
-        return synthesize_faces(self.generator, landmark_batch, device=self.device, output_size=size)
+        return synthesize_faces(
+            self.generator, landmark_batch, device=self.device, output_size=size, autocast_dtype=PRECISIONS[self.precision]
+        )
 
     def __call__(self, landmarks: Sequence[np.ndarray | None], output_size: int | None = None) -> np.ndarray:
         """(N, S, S, 3) uint8 faces for N landmark arrays ((478, 3) normalised, or None for an average face)."""
