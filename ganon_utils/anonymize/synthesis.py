@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganon_utils.devices import resolve_device
 from ganon_utils.pix2pix.checkpoints import (
     AUTHORS_WEIGHTS_SOURCE,
     CHECKPOINT_FORMAT,
@@ -46,15 +47,6 @@ IMAGE_SIZE_KEYS = ("image_size", "img_size")
 """Keys that hold the training image side in our checkpoints' ``config`` and Lightning ``hyper_parameters``."""
 
 PathLike = str | os.PathLike[str]
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> the first CUDA device when one is visible, else the CPU; anything else as given."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def missing_checkpoint_message(path: PathLike | None) -> str:

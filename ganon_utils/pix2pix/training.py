@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ganon_utils.atomic_files import atomic_path, write_csv_atomic, write_text_atomic
+from ganon_utils.devices import resolve_device
 from ganon_utils.image_io import save_png
 from ganon_utils.pix2pix.checkpoints import (
     TrainingState,
@@ -194,21 +195,6 @@ class EpochStats:
 # ---------------------------------------------------------------------------------------------------
 # Set-up: device, data, networks
 # ---------------------------------------------------------------------------------------------------
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``"auto"`` -> a CUDA device when one is available, else the CPU; other names as given.
-
-    ``"auto"`` and ``"cuda"`` mean CUDA device ``local_rank`` (one GPU per process under torchrun).
-    """
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but torch sees no CUDA device; use device='cpu' or 'auto'")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    return device
 
 
 def distributed_run_from_env(environ: Mapping[str, str] = os.environ) -> DistributedRun:
