@@ -50,6 +50,7 @@ from ganon_utils.preprocess.pipeline import (
     ImageTask,
     PreprocessConfig,
     PreprocessResult,
+    read_stage_outputs,
     run_preprocess,
     tasks_from_folder,
 )
@@ -73,9 +74,6 @@ PHOTO_COLUMNS = ["image_id", "source", "status", "message", "n_faces", "n_pasted
 PREPROCESS_FOLDER = "_preprocess"
 """Sub-folder of OUTPUT where :func:`anonymize_photos` runs stage 01."""
 
-_STRING_COLUMNS = ("face_id", "image_id", "split", "status", "face_path", "landmarks_path")
-
-
 # ---------------------------------------------------------------------------------------------------
 # Reading stage 01 and choosing the method
 # ---------------------------------------------------------------------------------------------------
@@ -83,18 +81,7 @@ _STRING_COLUMNS = ("face_id", "image_id", "split", "status", "face_path", "landm
 
 def read_preprocessed(preprocess_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``faces.csv`` (paths as strings, empty when absent) and ``config.json`` of a stage-01 folder."""
-    preprocess_dir = Path(preprocess_dir)
-    faces_csv, config_json = preprocess_dir / "faces.csv", preprocess_dir / "config.json"
-    for path in (faces_csv, config_json):
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} not found: {preprocess_dir} is not a finished stage-01 folder "
-                "(run notebooks/01_preprocess.ipynb or python -m ganon_utils preprocess first)"
-            )
-    faces = pd.read_csv(faces_csv, dtype={column: str for column in _STRING_COLUMNS})
-    for column in _STRING_COLUMNS:
-        faces[column] = faces[column].fillna("")
-    return faces, json.loads(config_json.read_text())
+    return read_stage_outputs(preprocess_dir)
 
 
 def method_kind(method: str, external_dir: str | os.PathLike[str] | None = None) -> str:

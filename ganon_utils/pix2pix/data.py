@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ganon_utils.preprocess.landmarks import NUM_LANDMARKS
-from ganon_utils.preprocess.pipeline import FACE_OK
+from ganon_utils.preprocess.pipeline import FACE_OK, read_stage_outputs
 
 ALL_SPLITS = "all"
 """Split name of plain image folders (no dataset adapter) in stage 01's tables."""
@@ -33,16 +33,11 @@ def read_face_table(preprocess_dir: PathLike, split: str | None = None) -> pd.Da
     """Rows of ``faces.csv`` with status ``ok`` (landmarks found), optionally of one split, in file order.
 
     Raises:
-        FileNotFoundError: ``faces.csv`` is missing (the preprocessing stage has not run there).
+        FileNotFoundError: ``faces.csv`` or ``config.json`` is missing (stage 01 has not finished there).
         ValueError: no row qualifies (the message lists the splits that exist).
     """
     path = Path(preprocess_dir) / "faces.csv"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: run the preprocessing stage first "
-            f"(python -m ganon_utils preprocess INPUT_DIR {preprocess_dir})"
-        )
-    table = pd.read_csv(path, dtype={"split": str, "face_id": str, "face_path": str, "landmarks_path": str})
+    table, _ = read_stage_outputs(preprocess_dir)
     ok = table[table["status"] == FACE_OK]
     if split is not None:
         ok = ok[ok["split"] == split]

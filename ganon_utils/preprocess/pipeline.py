@@ -250,6 +250,24 @@ def read_record(output_dir: Path, image_id: str) -> dict | None:
         return None  # a damaged record counts as not done
 
 
+def read_stage_outputs(output_dir: str | Path) -> tuple[pd.DataFrame, dict]:
+    """A finished stage-01 folder's ``faces.csv`` (ids and paths as strings, "" when empty) and settings.
+
+    Raises FileNotFoundError naming the missing file and how to make it.
+    """
+    output_dir = Path(output_dir)
+    for name in ("faces.csv", "config.json"):
+        if not (output_dir / name).is_file():
+            raise FileNotFoundError(
+                f"{output_dir / name} not found: {output_dir} is not a finished stage-01 folder "
+                "(run notebooks/01_preprocess.ipynb or python -m ganon_utils preprocess first)"
+            )
+    text_columns = ("face_id", "image_id", "split", "status", "face_path", "landmarks_path")
+    faces = pd.read_csv(output_dir / "faces.csv", dtype={column: str for column in text_columns})
+    faces[list(text_columns)] = faces[list(text_columns)].fillna("")
+    return faces, json.loads((output_dir / "config.json").read_text())
+
+
 def check_config(output_dir: Path, config: PreprocessConfig) -> None:
     """Write config.json into a new folder; refuse to resume a folder made with other settings."""
     path = Path(output_dir) / "config.json"
