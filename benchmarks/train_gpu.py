@@ -42,7 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ganon_utils.pix2pix.losses import LAMBDA_PIXEL
 from ganon_utils.pix2pix.networks import Discriminator, GeneratorUNet
 from ganon_utils.pix2pix.render import render_landmarks_torch
-from ganon_utils.pix2pix.training_step import BETAS, LEARNING_RATE, Pix2PixOptimizers, train_step
+from ganon_utils.pix2pix.training_step import BETAS, LEARNING_RATE, Pix2PixOptimizers, frozen_parameters, train_step
 
 NUM_LANDMARKS = 478
 TARGETS_H200 = {"reference": 187.0, "ours": 600.0}
@@ -53,19 +53,6 @@ StepFn = Callable[[Tensor, Tensor], object]
 # ---------------------------------------------------------------------------------------------------
 # The reference step (the authors' Lightning module, lib/models/pix2pix.py, in plain PyTorch)
 # ---------------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def toggled(active: nn.Module, frozen: nn.Module) -> Iterator[None]:
-    """Lightning's ``toggle_optimizer``: parameters outside the active optimiser stop requiring gradients."""
-    flags = [(p, p.requires_grad) for p in frozen.parameters()]
-    for parameter, _ in flags:
-        parameter.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for parameter, flag in flags:
-            parameter.requires_grad_(flag)
 
 
 def reference_step(
@@ -81,7 +68,7 @@ def reference_step(
     generator.train()
     discriminator.train()
     # Generator update; the discriminator's parameters are frozen.
-    with toggled(generator, discriminator):
+    with frozen_parameters(discriminator):  # Lightning's toggle_optimizer for the generator step
         fake = generator(landmarks)
         pred_fake = discriminator(fake, landmarks)
         valid = torch.ones_like(pred_fake)
@@ -92,7 +79,7 @@ def reference_step(
         opt_g.step()
         opt_g.zero_grad()
     # Discriminator update with a second generator pass; real and fake pairs in separate calls.
-    with toggled(discriminator, generator):
+    with frozen_parameters(generator):  # and for the discriminator step
         pred_real = discriminator(real, landmarks)
         loss_real = F.mse_loss(pred_real, valid)
         fake = generator(landmarks)
