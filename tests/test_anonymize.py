@@ -538,3 +538,55 @@ def test_bf16_precision_is_close_to_fp32_and_recorded(stage01, checkpoint, tmp_p
     anonymize_preprocessed(stage01, tmp_path, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False)
     with pytest.raises(ValueError):  # an fp32 folder is not continued in bf16
         anonymize_preprocessed(stage01, tmp_path, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False, precision="bf16")
+
+
+def test_pad_batch_appends_zero_items_only_when_short() -> None:
+    batch = np.full((2, 4, 4, 3), 7, np.uint8)
+    padded = synthesis.pad_batch(batch, 5)
+    assert padded.shape == (5, 4, 4, 3) and padded.dtype == np.uint8
+    assert (padded[:2] == 7).all() and (padded[2:] == 0).all()
+    assert synthesis.pad_batch(batch, 2) is batch
+
+
+def test_compiled_generator_gives_the_same_faces_and_compiles_once(stage01, checkpoint, tmp_path) -> None:
+    from torch._dynamo.utils import counters
+
+    n_faces = len(ok_faces(stage01))
+    batch_size = next(b for b in (3, 4, 5, 6) if n_faces % b)  # a last batch shorter than the others
+    eager = anonymize_preprocessed(stage01, tmp_path / "eager", "ganonymization", checkpoint=checkpoint,
+                                   device="cpu", progress=False, batch_size=batch_size)  # fmt: skip
+    graphs_before = counters["stats"]["unique_graphs"]
+    compiled = anonymize_preprocessed(stage01, tmp_path / "compiled", "ganonymization", checkpoint=checkpoint,
+                                      device="cpu", progress=False, batch_size=batch_size, compile=True)  # fmt: skip
+    assert counters["stats"]["unique_graphs"] - graphs_before == 1  # the short last batch was padded, not recompiled
+    assert compiled["status"].tolist() == eager["status"].tolist()
+    written = compiled[compiled["face_path"] != ""]["face_path"]
+    assert len(written) == n_faces
+    for face_path in written:
+        a = np.asarray(Image.open(tmp_path / "compiled" / "ganonymization" / face_path), dtype=int)
+        b = np.asarray(Image.open(tmp_path / "eager" / "ganonymization" / face_path), dtype=int)
+        assert np.abs(a - b).max() <= 1  # the same faces, up to rounding
+
+
+def test_cli_passes_compile_and_precision_to_the_stage(stage01, tmp_path, monkeypatch) -> None:
+    calls: list[dict] = []
+
+    def recording(preprocess_dir, output_dir, method, **kwargs):
+        calls.append(kwargs)
+        return pd.DataFrame({"status": ["ok"]})
+
+    monkeypatch.setattr(anonymize_cli, "anonymize_preprocessed", recording)
+    assert anonymize_cli.cli([str(stage01), str(tmp_path), "--method", "pixel8", "--compile", "--precision", "bf16"]) == 0
+    assert anonymize_cli.cli([str(stage01), str(tmp_path), "--method", "pixel8"]) == 0
+    assert [(c["compile"], c["precision"]) for c in calls] == [(True, "bf16"), (False, "fp32")]
+
+
+def test_compile_failure_says_how_to_run_without_it(monkeypatch) -> None:
+    import torch._inductor.config as inductor_config
+
+    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "/nonexistent/g++"))
+    torch._dynamo.reset()
+    synthesizer = FaceSynthesizer(GeneratorUNet(num_downs=5, base_channels=8), image_size=64, device="cpu", compile=True)
+    with pytest.raises(RuntimeError, match="(?s)compiler.*without compile"):
+        synthesizer.synthesize(np.zeros((2, 64, 64, 3), np.uint8), 64)
+    torch._dynamo.reset()

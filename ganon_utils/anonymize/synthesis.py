@@ -210,6 +210,25 @@ def synthesize_faces(
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 
 
+def compile_generator(generator: nn.Module) -> nn.Module:
+    """``torch.compile`` for inference: static shapes, weights frozen into the graph.
+
+    Freezing lets Inductor fold the weights as constants and pre-pack them for oneDNN on the CPU, where
+    it halves the paper-size generator's time per face (fp32 outputs equal eager ones to ~1e-5). The
+    first call compiles (seconds to a minute); every new input shape compiles again, so callers keep
+    the batch shape fixed (:class:`FaceSynthesizer` pads the last batch).
+    """
+    return torch.compile(generator, dynamic=False, options={"freezing": True})  # type: ignore[return-value]
+
+
+def pad_batch(batch: np.ndarray, size: int) -> np.ndarray:
+    """``batch`` with all-zero items appended up to ``size`` items (a compiled generator keeps one shape)."""
+    if len(batch) >= size:
+        return batch
+    padding = np.zeros((size - len(batch), *batch.shape[1:]), dtype=batch.dtype)
+    return np.concatenate([batch, padding])
+
+
 def check_image_size(image_size: int, num_downs: int) -> None:
     """Raise ValueError unless the generator accepts ``image_size`` x ``image_size`` inputs."""
     step = generator_min_size(num_downs)
@@ -223,11 +242,19 @@ def check_image_size(image_size: int, num_downs: int) -> None:
 class FaceSynthesizer:
     """A loaded generator that turns landmarks into faces, batched, on one device.
 
-    Build it once (:meth:`from_checkpoint`) and call it for every batch of faces.
+    Build it once (:meth:`from_checkpoint`) and call it for every batch of faces. With ``compile`` the
+    generator runs through :func:`compile_generator`; the first batch fixes the batch shape, later
+    batches are split or zero-padded to it so nothing compiles twice.
     """
 
     def __init__(
-        self, generator: nn.Module, *, image_size: int, device: str | torch.device = "auto", precision: str = "fp32"
+        self,
+        generator: nn.Module,
+        *,
+        image_size: int,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        compile: bool = False,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
@@ -235,6 +262,9 @@ class FaceSynthesizer:
         self.generator = generator.to(self.device).eval()
         self.image_size = int(image_size)
         self.precision = precision
+        self.compiled = bool(compile)
+        self._network = compile_generator(self.generator) if self.compiled else self.generator
+        self._batch_shape: int | None = None  # fixed by the first batch when compiled
         check_image_size(self.image_size, getattr(generator, "num_downs", DEFAULT_NUM_DOWNS))
 
     @classmethod
@@ -246,6 +276,7 @@ class FaceSynthesizer:
         image_size: int | None = None,
         fallback_image_size: int = PAPER_IMAGE_SIZE,
         precision: str = "fp32",
+        compile: bool = False,
     ) -> FaceSynthesizer:
         """Load the generator of any supported checkpoint (read once, weights only) onto ``device``.
 
@@ -261,7 +292,7 @@ class FaceSynthesizer:
         except (ValueError, RuntimeError) as error:
             raise ValueError(f"{path}: {error}") from error
         size = image_size or checkpoint_image_size(checkpoint) or fallback_image_size
-        return cls(generator, image_size=size, device=device, precision=precision)
+        return cls(generator, image_size=size, device=device, precision=precision, compile=compile)
 
     def landmark_images(self, landmarks: Sequence[np.ndarray | None]) -> np.ndarray:
         """The generator's inputs for ``landmarks`` (rendered at its image size)."""
@@ -270,9 +301,24 @@ class FaceSynthesizer:
     def synthesize(self, landmark_batch: np.ndarray, output_size: int | None = None) -> np.ndarray:
         """Faces for a batch of rendered landmark images, resized to ``output_size`` x ``output_size``."""
         size = None if output_size is None else (int(output_size), int(output_size))
-        return synthesize_faces(
-            self.generator, landmark_batch, device=self.device, output_size=size, autocast_dtype=PRECISIONS[self.precision]
-        )
+        if not self.compiled or len(landmark_batch) == 0:
+            return self._run(landmark_batch, size)
+        fixed = self._batch_shape = self._batch_shape or len(landmark_batch)
+        faces = []
+        for start in range(0, len(landmark_batch), fixed):
+            chunk = landmark_batch[start : start + fixed]
+            faces.append(self._run(pad_batch(chunk, fixed), size)[: len(chunk)])
+        return np.concatenate(faces)
+
+    def _run(self, landmark_batch: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+        try:
+            return synthesize_faces(
+                self._network, landmark_batch, device=self.device, output_size=size, autocast_dtype=PRECISIONS[self.precision]
+            )
+        except torch._dynamo.exc.BackendCompilerFailed as error:  # e.g. no C++ compiler for Inductor on the CPU
+            reason = str(error).strip().splitlines()[0]
+            raise RuntimeError(f"torch.compile of the generator failed: {reason}. Run without compile "
+                               "(drop --compile, or compile = False in notebook 03).") from error  # fmt: skip
 
     def __call__(self, landmarks: Sequence[np.ndarray | None], output_size: int | None = None) -> np.ndarray:
         """(N, S, S, 3) uint8 faces for N landmark arrays ((478, 3) normalised, or None for an average face)."""
