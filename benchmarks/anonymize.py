@@ -1,6 +1,7 @@
 """GANonymization throughput: ours vs. the naive per-face pipeline of the original code, side by side.
 
-    python benchmarks/anonymize.py [--preprocess data/processed/demo] [--faces 16] [--batch-size 8] [--device cpu]
+    python benchmarks/anonymize.py [--preprocess data/processed/demo] [--faces 48] [--batch-size 8] [--device cpu]
+        [--stored-landmarks]   # no FaceMesh on either side (automatic when MediaPipe is missing)
 
 Both pipelines do the same work per face: aligned stage-01 face -> 478 MediaPipe landmarks -> 512 px
 landmark image -> paper-size pix2pix generator (54.4 M parameters, random weights) -> face -> PNG.
@@ -23,11 +24,13 @@ Not a test: nothing asserts on timings.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -68,18 +71,31 @@ def stage01_faces(preprocess_dir: Path | None, input_dir: Path, workdir: Path, n
     return preprocess_dir, pd.concat(repeats, ignore_index=True).head(n_faces)
 
 
-def run_naive(face_paths: list[Path], checkpoint: Path, out: Path, device: torch.device) -> float:
-    """Seconds for all faces, reloading the checkpoint and rebuilding the models for every face."""
+def mediapipe_available() -> bool:
+    """True when MediaPipe is installed (the GPU machine's stock python has none)."""
+    return importlib.util.find_spec("mediapipe") is not None
+
+
+def face_landmarks(extractor: LandmarkExtractor | None, face_path: Path, landmarks_path: Path) -> np.ndarray | None:
+    """Landmarks from a live FaceMesh, or those stage 01 stored when ``extractor`` is None."""
+    if extractor is None:
+        return np.load(landmarks_path, allow_pickle=False)
+    return extractor(load_image(face_path).rgb)
+
+
+def run_naive(faces: list[tuple[Path, Path]], checkpoint: Path, out: Path, device: torch.device, live: bool) -> float:
+    """Seconds for all (face, landmarks) paths, reloading the checkpoint and rebuilding the models for every face."""
     start = time.perf_counter()
-    for index, path in enumerate(face_paths):
+    for index, (face_path, landmarks_path) in enumerate(faces):
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         generator, discriminator = GeneratorUNet(), Discriminator()
         generator.load_state_dict(state["generator"])
         discriminator.load_state_dict(state["discriminator"])
         generator.to(device).eval()
-        extractor = LandmarkExtractor()
-        landmarks = extractor(load_image(path).rgb)
-        extractor.close()
+        extractor = LandmarkExtractor() if live else None
+        landmarks = face_landmarks(extractor, face_path, landmarks_path)
+        if extractor is not None:
+            extractor.close()
         image = torch.from_numpy(render_landmarks(landmarks, 512)).to(device)
         x = image.permute(2, 0, 1)[None].float().div(255).sub(0.5).div(0.5)
         y = generator(x)  # autograd on, as in the original
@@ -88,23 +104,25 @@ def run_naive(face_paths: list[Path], checkpoint: Path, out: Path, device: torch
     return time.perf_counter() - start
 
 
-def run_ours(face_paths: list[Path], checkpoint: Path, out: Path, device: torch.device, batch_size: int) -> float:
+def run_ours(
+    faces: list[tuple[Path, Path]], checkpoint: Path, out: Path, device: torch.device, batch_size: int, live: bool
+) -> float:
     """Seconds for all faces with one FaceMesh, one generator load and batched synthesis."""
     from concurrent.futures import ThreadPoolExecutor
 
     start = time.perf_counter()
-    extractor = LandmarkExtractor()
+    extractor = LandmarkExtractor() if live else None
     synthesizer = FaceSynthesizer.from_checkpoint(checkpoint, device=device)
     with ThreadPoolExecutor(max_workers=4) as pool:
         writes = []
-        for first in range(0, len(face_paths), batch_size):
-            batch = face_paths[first : first + batch_size]
-            landmarks = [extractor(load_image(path).rgb) for path in batch]
+        for first in range(0, len(faces), batch_size):
+            landmarks = [face_landmarks(extractor, *paths) for paths in faces[first : first + batch_size]]
             for index, face in enumerate(synthesizer(landmarks, 512), start=first):
                 writes.append(pool.submit(save_png, out / f"{index}.png", face))
         for write in writes:
             write.result()
-    extractor.close()
+    if extractor is not None:
+        extractor.close()
     return time.perf_counter() - start
 
 
@@ -156,6 +174,9 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=48, help="faces to anonymise")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--stored-landmarks", action="store_true",
+                        help="naive and ours read stage 01's landmarks instead of running FaceMesh (automatic "
+                        "without MediaPipe, e.g. on the GPU machine; needs --preprocess)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,13 +185,17 @@ def main() -> None:
         checkpoint = paper_size_checkpoint(workdir / "paper_size.pt")
         preprocess_dir, faces = stage01_faces(args.preprocess, args.input, workdir, args.faces)
         subset = stage01_subset(preprocess_dir, faces, workdir / "stage01_subset")
-        face_paths = [preprocess_dir / p for p in faces["face_path"]]
-        n = len(face_paths)
+        paths = [(preprocess_dir / f, preprocess_dir / l) for f, l in zip(faces["face_path"], faces["landmarks_path"])]
+        n = len(paths)
+        live = mediapipe_available() and not args.stored_landmarks
         for name in ("naive", "ours"):
             (workdir / name).mkdir()
-        LandmarkExtractor().close()  # warm up MediaPipe's and torch's one-time initialisation for both sides
-        naive = run_naive(face_paths, checkpoint, workdir / "naive", device)
-        ours = run_ours(face_paths, checkpoint, workdir / "ours", device, args.batch_size)
+        if live:
+            LandmarkExtractor().close()  # warm up MediaPipe's one-time initialisation for both sides
+        with torch.inference_mode():  # and torch's (kernel selection, first allocations), so naive does not pay them alone
+            GeneratorUNet().to(device).eval()(torch.zeros(1, 3, 512, 512, device=device))
+        naive = run_naive(paths, checkpoint, workdir / "naive", device, live)
+        ours = run_ours(paths, checkpoint, workdir / "ours", device, args.batch_size, live)
         library = {
             (p, c): run_library(subset, checkpoint, workdir / f"library_{p}_{c}", device, args.batch_size, p, c)
             for p, c in VARIANTS
@@ -179,9 +204,10 @@ def main() -> None:
 
         size_mb = checkpoint.stat().st_size / 1e6
         print(f"GANonymization on {n} aligned faces, paper-size generator (512 px), {device}, "
-              f"{torch.get_num_threads()} threads, checkpoint {size_mb:.0f} MB, batch {args.batch_size}:")
-        print(f"  {'naive (reload + FaceMesh per face)':<48} {n / naive:7.2f} faces/s  ({naive / n:.3f} s/face)")
-        print(f"  {'ours (load once, one FaceMesh, batched)':<48} {n / ours:7.2f} faces/s  ({ours / n:.3f} s/face)   "
+              f"{torch.get_num_threads()} threads, checkpoint {size_mb:.0f} MB, batch {args.batch_size}, "
+              f"landmarks {'from FaceMesh' if live else 'stored by stage 01 (no FaceMesh in naive or ours)'}:")
+        print(f"  {'naive (reload' + (' + FaceMesh' if live else '') + ' per face)':<48} {n / naive:7.2f} faces/s  ({naive / n:.3f} s/face)")
+        print(f"  {'ours (load once' + (', one FaceMesh' if live else '') + ', batched)':<48} {n / ours:7.2f} faces/s  ({ours / n:.3f} s/face)   "
               f"ratio {naive / ours:5.2f}x  (target >= 10x)")
         for (p, c), seconds in library.items():
             label = f"anonymize_preprocessed, {variant_name(p, c)}"
