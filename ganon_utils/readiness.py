@@ -54,6 +54,10 @@ def produced_by(stem: str, params: Parameters, root: Path) -> set[Path]:
         return {(root / params.get("output_root", "data/processed") / d.name).resolve() for d in inputs}
     if stem == "02_train_pix2pix" and params.get("output_dir"):
         return {(root / params["output_dir"] / "checkpoints" / "last.pt").resolve()}
+    if stem == "03_anonymize":
+        methods = list(params.get("methods") or []) + list(params.get("external_methods") or {})
+        output_root = root / params.get("output_root", "data/anonymized")
+        return {(output_root / d / m / "manifest.csv").resolve() for d in params.get("datasets") or [] for m in methods}
     return set()
 
 
@@ -93,6 +97,25 @@ def stage_input_problems(stem: str, params: Parameters, root: Path, produced: se
     return problems
 
 
+def evaluation_input_problems(stem: str, params: Parameters, root: Path, produced: set[Path]) -> list[str]:
+    """Inputs of the evaluation notebooks: the stage-01 folder, each method's stage-03 manifest, recogniser weights."""
+    from ganon_utils.evaluation.identity import RECOGNIZER_WEIGHTS
+
+    problems = path_problem(f"{stem} stage-01 folder", params.get("preprocess_dir"), root, produced,
+                            "run notebook 01 for that dataset first")  # fmt: skip
+    anonymized_dir = params.get("anonymized_dir")
+    methods = (params.get("methods") or []) if anonymized_dir else []
+    for method in methods:
+        problems += path_problem(f"{stem} method {method}", str(Path(anonymized_dir) / method / "manifest.csv"), root,
+                                 produced, "run notebook 03 with that method (or its external folder) first")  # fmt: skip
+    if params.get("recognizer") in RECOGNIZER_WEIGHTS:
+        problems += weight_problem(RECOGNIZER_WEIGHTS[params["recognizer"]])
+    return problems
+
+
+EVALUATION_NOTEBOOKS = ("04_eval_anonymity",)
+
+
 def run_problems(plan: Sequence[tuple[Path, Parameters]], root: Path) -> list[str]:
     """All problems of the planned notebooks (notebook path, its parameters), in run order, without duplicates.
 
@@ -103,7 +126,12 @@ def run_problems(plan: Sequence[tuple[Path, Parameters]], root: Path) -> list[st
     produced: set[Path] = set()
     for notebook, params in plan:
         stem = notebook.stem
-        found = preprocess_problems(params, root) if stem == "01_preprocess" else stage_input_problems(stem, params, root, produced)
+        if stem == "01_preprocess":
+            found = preprocess_problems(params, root)
+        elif stem in EVALUATION_NOTEBOOKS:
+            found = evaluation_input_problems(stem, params, root, produced)
+        else:
+            found = stage_input_problems(stem, params, root, produced)
         problems += [problem for problem in found if problem not in problems]
         produced |= produced_by(stem, params, root)
     return problems

@@ -57,7 +57,8 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             description="Facenet512 face recognition (DeepFace, PyTorch engine)",
             relative_path="facenet512_weights.pth",
             home="deepface",
-            source="DeepFace downloads it on first use when online (serengil/deepface_models releases)",
+            source="the 'facenet512_weights.pth' asset of the serengil/deepface_models GitHub release v1.0 "
+            "(DeepFace downloads it there itself when online)",
         ),
     )
 }

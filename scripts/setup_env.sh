@@ -5,9 +5,9 @@
 #     source scripts/setup_env.sh || exit 1
 #
 # First call: creates .venv with `${GANON_PYTHON:-python3} -m venv` (Python 3.11 or 3.12), installs
-# requirements.txt, installs ganon_utils editable (--no-deps), registers the Jupyter kernel
-# `ganon-utils` inside .venv, then writes the stamp .venv/.ganon-setup holding a hash of
-# requirements.txt + pyproject.toml. Later calls with the same hash do nothing (no pip, < 1 s);
+# requirements.txt, then requirements-nodeps.txt with --no-deps, installs ganon_utils editable (--no-deps),
+# registers the Jupyter kernel `ganon-utils` inside .venv, then writes the stamp .venv/.ganon-setup
+# holding a hash of requirements.txt + requirements-nodeps.txt + pyproject.toml. Later calls with the same hash do nothing (no pip, < 1 s);
 # a changed hash reinstalls into the existing .venv. The stamp is removed before installing and
 # written only after every step succeeded, so a failed or interrupted set-up is retried next time.
 # pip's output goes to .venv/.ganon-setup.log; its tail is printed when a step fails.
@@ -16,12 +16,13 @@
 # Progress lines go to stderr.
 
 _ganon_setup_hash() {
-    # sha256 of requirements.txt followed by pyproject.toml
+    # sha256 of requirements.txt, requirements-nodeps.txt and pyproject.toml
     local root="$1"
+    local files=("$root/requirements.txt" "$root/requirements-nodeps.txt" "$root/pyproject.toml")
     if command -v sha256sum >/dev/null 2>&1; then
-        cat "$root/requirements.txt" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1
+        cat "${files[@]}" | sha256sum | cut -d' ' -f1
     else
-        cat "$root/requirements.txt" "$root/pyproject.toml" | shasum -a 256 | cut -d' ' -f1
+        cat "${files[@]}" | shasum -a 256 | cut -d' ' -f1
     fi
 }
 
@@ -60,7 +61,7 @@ ganon_setup_env() {
     local stamp="$venv/.ganon-setup"
     local log="$venv/.ganon-setup.log"
     local want base started=$SECONDS
-    want="$(_ganon_setup_hash "$root")" || { echo "error: cannot read requirements.txt and pyproject.toml in $root" >&2; return 1; }
+    want="$(_ganon_setup_hash "$root")" || { echo "error: cannot read requirements.txt, requirements-nodeps.txt and pyproject.toml in $root" >&2; return 1; }
 
     if [ -x "$py" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$py" -c '' 2>/dev/null; then
         return 0
@@ -81,6 +82,8 @@ ganon_setup_env() {
     echo "  installing requirements.txt (follow with: tail -f .venv/.ganon-setup.log)" >&2
     "$py" -m pip install --disable-pip-version-check -r "$root/requirements.txt" >>"$log" 2>&1 \
         || { _ganon_setup_fail "pip install -r requirements.txt" "$log"; return 1; }
+    "$py" -m pip install --disable-pip-version-check --no-deps -r "$root/requirements-nodeps.txt" >>"$log" 2>&1 \
+        || { _ganon_setup_fail "pip install --no-deps -r requirements-nodeps.txt" "$log"; return 1; }
     echo "  installing ganon_utils (editable)" >&2
     "$py" -m pip install --disable-pip-version-check --no-deps -e "$root" >>"$log" 2>&1 \
         || { _ganon_setup_fail "pip install --no-deps -e ." "$log"; return 1; }

@@ -289,6 +289,8 @@ def test_run_all_help_is_quick_and_does_no_setup(tmp_path: Path) -> None:
     assert not (repo / ".venv").exists()
 
 
+SETUP_HASH_FILES = ("requirements.txt", "requirements-nodeps.txt", "pyproject.toml")
+
 FAKE_PYTHON = """#!/usr/bin/env bash
 echo "$*" >> "$(dirname "$0")/../calls.log"
 case "$*" in *"pip install"*) exit "${FAKE_PIP_RC:-0}" ;; esac
@@ -306,6 +308,7 @@ def _source_setup(repo: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_setup_env_stamp_logic_with_a_fake_venv(tmp_path: Path) -> None:
     repo = copy_scripts(tmp_path / "repo")
     (repo / "requirements.txt").write_text("numpy\n")
+    (repo / "requirements-nodeps.txt").write_text("six\n")
     (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     python = repo / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
@@ -321,27 +324,29 @@ def test_setup_env_stamp_logic_with_a_fake_venv(tmp_path: Path) -> None:
     assert f"PY={python}" in first.stdout
     assert pip_calls() == [
         "-m pip install --disable-pip-version-check -r " + str(repo / "requirements.txt"),
+        "-m pip install --disable-pip-version-check --no-deps -r " + str(repo / "requirements-nodeps.txt"),
         "-m pip install --disable-pip-version-check --no-deps -e " + str(repo),
         "-m ipykernel install --sys-prefix --name ganon-utils --display-name Python (ganon_utils)",
     ]
-    expected = hashlib.sha256(b"numpy\n" + b"[project]\nname = 'x'\n").hexdigest()
+    expected = hashlib.sha256(b"numpy\n" + b"six\n" + b"[project]\nname = 'x'\n").hexdigest()
     assert stamp.read_text().strip() == expected
 
     again = _source_setup(repo)
-    assert again.returncode == 0 and len(pip_calls()) == 3 and again.stderr == ""  # stamp matches: no pip
+    assert again.returncode == 0 and len(pip_calls()) == 4 and again.stderr == ""  # stamp matches: no pip
 
     (repo / "requirements.txt").write_text("numpy\npandas\n")
     failed = _source_setup(repo, FAKE_PIP_RC="1")
     assert failed.returncode != 0 and "set-up step failed: pip install -r requirements.txt" in failed.stderr
     assert not stamp.exists()  # a failed install leaves no stamp ...
     retried = _source_setup(repo)  # ... so the next call installs again
-    assert retried.returncode == 0 and len(pip_calls()) == 4 + 3
+    assert retried.returncode == 0 and len(pip_calls()) == 5 + 4
     assert stamp.read_text().strip() != expected
 
 
 def test_setup_env_refuses_an_unsupported_python(tmp_path: Path) -> None:
     repo = copy_scripts(tmp_path / "repo")
     (repo / "requirements.txt").write_text("")
+    (repo / "requirements-nodeps.txt").write_text("")
     (repo / "pyproject.toml").write_text("")
     old = tmp_path / "python3.9"
     old.write_text('#!/usr/bin/env bash\ncase "$*" in *platform*) echo 3.9.18 ;; *) exit 1 ;; esac\n')
@@ -353,7 +358,7 @@ def test_setup_env_refuses_an_unsupported_python(tmp_path: Path) -> None:
 
 def test_setup_env_second_call_reuses_the_real_venv(tmp_path: Path) -> None:
     stamp = REPO_ROOT / ".venv" / ".ganon-setup"
-    current = hashlib.sha256((REPO_ROOT / "requirements.txt").read_bytes() + (REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    current = hashlib.sha256(b"".join((REPO_ROOT / name).read_bytes() for name in SETUP_HASH_FILES)).hexdigest()
     if not stamp.is_file() or stamp.read_text().strip() != current:
         pytest.skip(".venv was not set up by scripts/setup_env.sh for the current requirements (run ./run_tests.sh)")
     # A `pip` that records being imported: if the set-up ran pip, the marker would appear.

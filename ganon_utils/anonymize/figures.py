@@ -66,15 +66,25 @@ def method_grid_images(
     return rows
 
 
-def plot_method_grid(rows: Sequence[tuple[str, Sequence[np.ndarray]]], methods: Sequence[str]) -> Figure:
-    """Rows: faces; columns: the original, then each method (cf. the paper's Fig. 3)."""
+def plot_method_grid(
+    rows: Sequence[tuple[str, Sequence[np.ndarray]]],
+    methods: Sequence[str],
+    captions: Sequence[Sequence[str]] | None = None,
+) -> Figure:
+    """Rows: faces; columns: the original, then each method (cf. the paper's Fig. 3).
+
+    ``captions`` (one list per row, one text per column) are written under the images, e.g. the
+    identity distance of each anonymised face to its original.
+    """
     titles = ["Original"] + [METHOD_TITLES.get(m, m) for m in methods]
     figure = Figure(figsize=(1.9 * len(titles), 1.9 * max(1, len(rows)) + 0.3), layout="constrained")
     axes = figure.subplots(max(1, len(rows)), len(titles), squeeze=False)
-    for row_axes, (face_id, images) in zip(axes, rows):
+    for index, (row_axes, (face_id, images)) in enumerate(zip(axes, rows)):
         for ax, image in zip(row_axes, images):
             ax.imshow(image)
         row_axes[0].set_ylabel(face_id if len(face_id) <= 28 else "..." + face_id[-25:], fontsize=6)
+        for ax, caption in zip(row_axes, captions[index] if captions is not None else []):
+            ax.set_xlabel(caption, fontsize=7)
     for ax, title in zip(axes[0], titles):
         ax.set_title(title, fontsize=9)
     for ax in axes.flat:

@@ -1,0 +1,236 @@
+"""Anonymity evaluation (paper section 4.1, Table 1): identity distance between original and anonymised faces.
+
+For every stage-01 face and every method, the original face and the method's face (same face id, from
+stage 03) are embedded by one recogniser (:mod:`ganon_utils.evaluation.identity`) and compared by cosine
+distance. Table 1 is the mean per method; the share of faces above the re-identification threshold
+(0.3 in the paper) says how many could no longer be matched to their original.
+
+Embeddings are cached per recogniser and method (``<cache_dir>/<recognizer>/<method>.npz``), keyed by face
+id and the face file's size and modification time, so an interrupted or repeated evaluation only embeds
+what is new or changed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES
+from ganon_utils.atomic_files import atomic_path
+from ganon_utils.evaluation.identity import FaceEmbedder, cosine_distance
+from ganon_utils.image_io import ImageLoadError, load_image
+from ganon_utils.preprocess.pipeline import read_stage_outputs
+from ganon_utils.progress import tqdm
+
+ORIGINAL = "original"
+"""The row of Table 1 that compares each original face with itself (distance 0 by construction)."""
+REIDENTIFICATION_THRESHOLD = 0.3
+"""Cosine distance above which the paper counts a face as not re-identifiable."""
+PAPER_TABLE1 = {
+    "original": 0.0, "ganonymization": 0.7145, "deepprivacy2": 0.8119, "ciagan": 0.9280,
+    "pixel8": 0.8791, "pixel16": 0.6651, "blur9": 0.0102, "blur17": 0.0725,
+}  # fmt: skip
+"""Mean cosine distance per method in the paper's Table 1 (Facenet512, WIDER FACE validation faces)."""
+
+STATUS_OK = "ok"
+STATUS_NOT_ANONYMIZED = "not_anonymized"  # the method wrote no face for this id (its manifest says why)
+STATUS_UNREADABLE = "unreadable"
+DISTANCE_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message", "distance"]
+
+PathLike = str | os.PathLike[str]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Embeddings with a per-file cache
+# ---------------------------------------------------------------------------------------------------
+
+
+def file_stamp(path: Path) -> tuple[int, int]:
+    """(size, mtime in ns): changes when a face file is rewritten."""
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def read_embedding_cache(path: Path) -> dict[str, tuple[tuple[int, int], np.ndarray]]:
+    """face id -> (file stamp, embedding) from a cache file; empty when there is none."""
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        ids, stamps, vectors = data["face_ids"], data["stamps"], data["embeddings"]
+    return {str(i): ((int(s[0]), int(s[1])), v) for i, s, v in zip(ids, stamps, vectors)}
+
+
+def write_embedding_cache(path: Path, cache: Mapping[str, tuple[tuple[int, int], np.ndarray]]) -> None:
+    """Write the cache atomically (a crash leaves the previous file)."""
+    if not cache:
+        return
+    ids = sorted(cache)
+    with atomic_path(path, fsync=False) as temp:
+        with open(temp, "wb") as handle:
+            np.savez(
+                handle, face_ids=np.asarray(ids, dtype=str), stamps=np.asarray([cache[i][0] for i in ids], np.int64),
+                embeddings=np.stack([cache[i][1] for i in ids]).astype(np.float32),
+            )  # fmt: skip
+
+
+def embed_files(
+    files: Mapping[str, Path],
+    embedder: FaceEmbedder,
+    *,
+    cache_path: Path | None = None,
+    batch_size: int = 32,
+    save_every: int = 2048,
+    advance: Callable[[int], Any] = lambda n: None,
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Embeddings of face files (face id -> path) and, for files that could not be read, face id -> reason.
+
+    Files whose size and modification time match the cache are not embedded again; the cache is
+    rewritten every ``save_every`` new embeddings and at the end.
+    """
+    cache = read_embedding_cache(cache_path) if cache_path is not None else {}
+    embeddings: dict[str, np.ndarray] = {}
+    errors: dict[str, str] = {}
+    todo: list[tuple[str, Path, tuple[int, int]]] = []
+    for face_id, path in files.items():
+        try:
+            stamp = file_stamp(path)
+        except OSError as error:
+            errors[face_id] = f"{path}: {error.strerror or error}"
+            continue
+        cached = cache.get(face_id)
+        if cached is not None and cached[0] == stamp:
+            embeddings[face_id] = cached[1]
+        else:
+            todo.append((face_id, path, stamp))
+    advance(len(files) - len(todo))
+    unsaved = 0
+    for start in range(0, len(todo), batch_size):
+        batch, images = [], []
+        for face_id, path, stamp in todo[start : start + batch_size]:
+            try:
+                images.append(load_image(path).rgb)
+                batch.append((face_id, stamp))
+            except ImageLoadError as error:
+                errors[face_id] = str(error)
+        for (face_id, stamp), vector in zip(batch, embedder.embed(images) if images else []):
+            embeddings[face_id] = vector
+            cache[face_id] = (stamp, vector)
+        unsaved += len(batch)
+        if cache_path is not None and unsaved >= save_every:
+            write_embedding_cache(cache_path, cache)
+            unsaved = 0
+        advance(min(batch_size, len(todo) - start))
+    if cache_path is not None and unsaved:
+        write_embedding_cache(cache_path, cache)
+    return embeddings, errors
+
+
+# ---------------------------------------------------------------------------------------------------
+# The evaluation
+# ---------------------------------------------------------------------------------------------------
+
+
+def read_method_manifest(anonymized_dir: PathLike, method: str) -> pd.DataFrame:
+    """Stage 03's manifest of ``method``; FileNotFoundError saying how to make it."""
+    path = Path(anonymized_dir) / method / "manifest.csv"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: anonymise the faces with '{method}' first (notebooks/03_anonymize.ipynb or "
+            f"python -m ganon_utils anonymize STAGE01_FOLDER {Path(anonymized_dir)} --method {method})"
+        )
+    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return manifest
+
+
+def identity_distances(
+    preprocess_dir: PathLike,
+    anonymized_dir: PathLike,
+    methods: Sequence[str],
+    embedder: FaceEmbedder,
+    *,
+    splits: Sequence[str] | None = None,
+    cache_dir: PathLike | None = None,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """One row per (stage-01 face, method): cosine distance between the original and the method's face.
+
+    The first method block is ``original`` (each face with itself). A face a method did not anonymise
+    (its stage-03 status) or whose file cannot be read gets a row with that status and no distance,
+    so nothing is silently dropped from the table. ``splits`` keeps only those stage-01 splits.
+    """
+    preprocess_dir, anonymized_dir = Path(preprocess_dir), Path(anonymized_dir)
+    faces, _ = read_stage_outputs(preprocess_dir)
+    faces = faces[(faces["face_path"] != "") & (faces["split"].isin(splits) if splits is not None else True)]
+    if splits is not None and faces.empty:
+        raise ValueError(f"{preprocess_dir} has no faces in splits {list(splits)}")
+    manifests = {method: read_method_manifest(anonymized_dir, method) for method in methods}  # all present first
+    cache_root = None if cache_dir is None else Path(cache_dir) / embedder.name
+
+    def cache_for(name: str) -> Path | None:
+        return None if cache_root is None else cache_root / f"{name}.npz"
+
+    wanted = set(faces["face_id"])
+    n_files = len(faces) + sum(int((m["status"].isin(ANONYMIZED_STATUSES) & m["face_id"].isin(wanted)).sum()) for m in manifests.values())
+    bar = tqdm(total=n_files, desc=f"identity embeddings ({embedder.name})", unit="face", disable=not progress)
+    try:
+        original_files = {f: preprocess_dir / p for f, p in zip(faces["face_id"], faces["face_path"])}
+        originals, original_errors = embed_files(
+            original_files, embedder, cache_path=cache_for(ORIGINAL), batch_size=batch_size, advance=bar.update
+        )
+        rows = _distance_rows(faces, ORIGINAL, originals, originals, original_errors, {})
+        for method, manifest in manifests.items():
+            manifest = manifest[manifest["face_id"].isin(original_files)]
+            done = manifest[manifest["status"].isin(ANONYMIZED_STATUSES) & (manifest["face_path"] != "")]
+            files = {f: anonymized_dir / method / p for f, p in zip(done["face_id"], done["face_path"])}
+            anonymized, errors = embed_files(
+                files, embedder, cache_path=cache_for(method), batch_size=batch_size, advance=bar.update
+            )
+            reasons = {f: f"{method}: {s}" + (f" ({m})" if m else "") for f, s, m in
+                       zip(manifest["face_id"], manifest["status"], manifest["message"])}  # fmt: skip
+            rows += _distance_rows(faces, method, originals, anonymized, {**original_errors, **errors}, reasons)
+    finally:
+        bar.close()
+    return pd.DataFrame(rows, columns=DISTANCE_COLUMNS)
+
+
+def _distance_rows(
+    faces: pd.DataFrame,
+    method: str,
+    originals: Mapping[str, np.ndarray],
+    anonymized: Mapping[str, np.ndarray],
+    errors: Mapping[str, str],
+    reasons: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """Rows of one method, in stage-01 order."""
+    rows = []
+    for face in faces.itertuples(index=False):
+        row = {"face_id": face.face_id, "image_id": face.image_id, "split": face.split, "method": method,
+               "status": STATUS_OK, "message": "", "distance": np.nan}  # fmt: skip
+        if face.face_id in errors:
+            row.update(status=STATUS_UNREADABLE, message=errors[face.face_id])
+        elif face.face_id in originals and face.face_id in anonymized:
+            row["distance"] = float(cosine_distance(originals[face.face_id], anonymized[face.face_id])[0])
+        else:
+            row.update(status=STATUS_NOT_ANONYMIZED, message=reasons.get(face.face_id, f"{method}: no entry in its manifest"))
+        rows.append(row)
+    return rows
+
+
+def summarize_identity(distances: pd.DataFrame, threshold: float = REIDENTIFICATION_THRESHOLD) -> pd.DataFrame:
+    """Table 1: per method the mean cosine distance, its spread, the share above ``threshold`` and the paper's mean."""
+    rows = []
+    for method, group in distances.groupby("method", sort=False):
+        values = group["distance"].dropna()
+        rows.append({
+            "method": method, "faces": len(values), "not_evaluated": int(group["distance"].isna().sum()),
+            "mean_distance": values.mean(), "std": values.std(), "median": values.median(),
+            f"share_above_{threshold:g}": (values > threshold).mean() if len(values) else np.nan,
+            "paper_mean_distance": PAPER_TABLE1.get(method, np.nan),
+        })  # fmt: skip
+    return pd.DataFrame(rows)

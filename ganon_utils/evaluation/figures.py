@@ -1,0 +1,49 @@
+"""Figures of the evaluations: identity-distance distributions and captioned example grids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from ganon_utils.anonymize.figures import METHOD_TITLES
+
+
+def method_title(method: str) -> str:
+    """The paper's name of a method ("Original" for the original faces)."""
+    return "Original" if method == "original" else METHOD_TITLES.get(method, method)
+
+
+def plot_identity_distances(distances: pd.DataFrame, threshold: float, title: str = "") -> Figure:
+    """Box plot with the faces as points: cosine distance to the original per method, threshold as a line."""
+    data = distances.dropna(subset=["distance"]).assign(Method=lambda d: d["method"].map(method_title))
+    order = [method_title(m) for m in distances["method"].drop_duplicates()]
+    figure = Figure(figsize=(1.2 + 1.1 * len(order), 4.0), layout="constrained")
+    ax = figure.subplots()
+    sns.boxplot(data=data, x="Method", y="distance", order=order, ax=ax, color="#d9e6f2", fliersize=0, width=0.6)
+    sns.stripplot(data=data, x="Method", y="distance", order=order, ax=ax, color="#1f4e79", size=2.5, alpha=0.6)
+    ax.axhline(threshold, color="#c0392b", linestyle="--", linewidth=1)
+    ax.text(len(order) - 0.5, threshold, f" re-identification threshold {threshold:g}", color="#c0392b",
+            fontsize=8, ha="right", va="bottom")  # fmt: skip
+    ax.set_ylabel("cosine distance to the original")
+    ax.set_xlabel("")
+    ax.set_ylim(bottom=min(0.0, float(data["distance"].min()) if len(data) else 0.0))
+    ax.tick_params(axis="x", labelrotation=20)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return figure
+
+
+def distance_captions(distances: pd.DataFrame, face_ids: Sequence[str], methods: Sequence[str]) -> list[list[str]]:
+    """For each face: ["" for the original, then "d = 0.71" per method] (empty where not evaluated)."""
+    table = distances.set_index(["face_id", "method"])["distance"]
+    captions = []
+    for face_id in face_ids:
+        row = [""]
+        for method in methods:
+            value = table.get((face_id, method))
+            row.append("" if value is None or pd.isna(value) else f"d = {value:.2f}")
+        captions.append(row)
+    return captions

