@@ -77,6 +77,14 @@ def stage01_folders(params: Parameters) -> list[str]:
     return [str(Path(root) / name) for name in params.get("datasets") or []]
 
 
+def stage03_folders(params: Parameters) -> list[str]:
+    """The stage-03 folders an evaluation reads: ``anonymized_dir``, or ``anonymized_root``/each of ``datasets``."""
+    if params.get("anonymized_dir"):
+        return [str(params["anonymized_dir"])]
+    root = params.get("anonymized_root", "data/anonymized")
+    return [str(Path(root) / name) for name in params.get("datasets") or []]
+
+
 def stage_input_problems(stem: str, params: Parameters, root: Path, produced: set[Path]) -> list[str]:
     """Inputs of notebooks 02 and 03: the stage-01 folders, the generator checkpoint, external folders."""
     problems = []
@@ -101,19 +109,25 @@ def evaluation_input_problems(stem: str, params: Parameters, root: Path, produce
     """Inputs of the evaluation notebooks: the stage-01 folder, each method's stage-03 manifest, recogniser weights."""
     from ganon_utils.evaluation.identity import RECOGNIZER_WEIGHTS
 
-    problems = path_problem(f"{stem} stage-01 folder", params.get("preprocess_dir"), root, produced,
-                            "run notebook 01 for that dataset first")  # fmt: skip
-    anonymized_dir = params.get("anonymized_dir")
-    methods = (params.get("methods") or []) if anonymized_dir else []
-    for method in methods:
-        problems += path_problem(f"{stem} method {method}", str(Path(anonymized_dir) / method / "manifest.csv"), root,
-                                 produced, "run notebook 03 with that method (or its external folder) first")  # fmt: skip
+    problems = []
+    for folder in stage01_folders(params):
+        problems += path_problem(f"{stem} stage-01 folder", folder, root, produced, "run notebook 01 for that dataset first")
+    for folder in stage03_folders(params):
+        for method in params.get("methods") or []:
+            problems += path_problem(f"{stem} method {method}", str(Path(folder) / method / "manifest.csv"), root,
+                                     produced, "run notebook 03 with that method (or its external folder) first")  # fmt: skip
     if params.get("recognizer") in RECOGNIZER_WEIGHTS:
         problems += weight_problem(RECOGNIZER_WEIGHTS[params["recognizer"]])
+    if params.get("classifier") == "convnext":
+        checkpoints = [str(params.get("classifier_checkpoint") or "").format(dataset=d) for d in params.get("datasets") or [""]]
+        for checkpoint in checkpoints:
+            problems += path_problem(f"{stem} classifier checkpoint", checkpoint or "(classifier_checkpoint not set)", root,
+                                     produced, "a ConvNeXt-base expression classifier trained on the dataset's "
+                                     "original train split")  # fmt: skip
     return problems
 
 
-EVALUATION_NOTEBOOKS = ("04_eval_anonymity",)
+EVALUATION_NOTEBOOKS = ("04_eval_anonymity", "05_eval_emotion_inference")
 
 
 def run_problems(plan: Sequence[tuple[Path, Parameters]], root: Path) -> list[str]:

