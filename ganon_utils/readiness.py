@@ -54,6 +54,9 @@ def produced_by(stem: str, params: Parameters, root: Path) -> set[Path]:
         return {(root / params.get("output_root", "data/processed") / d.name).resolve() for d in inputs}
     if stem == "02_train_pix2pix" and params.get("output_dir"):
         return {(root / params["output_dir"] / "checkpoints" / "last.pt").resolve()}
+    if stem == "05_eval_emotion_training" and "original" in (params.get("versions") or []):
+        models_root = root / params.get("models_root", "data/models/expression")
+        return {(models_root / d / "original" / "best.pt").resolve() for d in params.get("datasets") or []}
     if stem == "03_anonymize":
         methods = list(params.get("methods") or []) + list(params.get("external_methods") or {})
         output_root = root / params.get("output_root", "data/anonymized")
@@ -118,6 +121,16 @@ def evaluation_input_problems(stem: str, params: Parameters, root: Path, produce
                                      produced, "run notebook 03 with that method (or its external folder) first")  # fmt: skip
     if params.get("recognizer") in RECOGNIZER_WEIGHTS:
         problems += weight_problem(RECOGNIZER_WEIGHTS[params["recognizer"]])
+    if stem == "05_eval_emotion_training":
+        from ganon_utils.evaluation.classifiers import ARCHITECTURE_WEIGHTS
+
+        versions = [v for v in params.get("versions") or [] if v != "original"]
+        for folder in stage03_folders(params):
+            for method in versions:
+                problems += path_problem(f"{stem} version {method}", str(Path(folder) / method / "manifest.csv"), root,
+                                         produced, "run notebook 03 with that method (or its external folder) first")  # fmt: skip
+        if params.get("pretrained") and params.get("architecture") in ARCHITECTURE_WEIGHTS:
+            problems += weight_problem(ARCHITECTURE_WEIGHTS[params["architecture"]])
     if params.get("classifier") == "convnext":
         checkpoints = [str(params.get("classifier_checkpoint") or "").format(dataset=d) for d in params.get("datasets") or [""]]
         for checkpoint in checkpoints:
@@ -127,7 +140,7 @@ def evaluation_input_problems(stem: str, params: Parameters, root: Path, produce
     return problems
 
 
-EVALUATION_NOTEBOOKS = ("04_eval_anonymity", "05_eval_emotion_inference")
+EVALUATION_NOTEBOOKS = ("04_eval_anonymity", "05_eval_emotion_training", "06_eval_emotion_inference")
 
 
 def run_problems(plan: Sequence[tuple[Path, Parameters]], root: Path) -> list[str]:

@@ -23,7 +23,7 @@ class WeightFile:
     key: str
     description: str
     relative_path: str
-    home: str  # "deepface" (under $DEEPFACE_HOME/.deepface/weights) or "project" (under weights_dir())
+    home: str  # "deepface" ($DEEPFACE_HOME/.deepface/weights), "torch" (torch.hub's checkpoints) or "project" (weights_dir())
     source: str
 
 
@@ -53,6 +53,22 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             "downloads in lib/transform/face_segmentation_transformer.py",
         ),
         WeightFile(
+            key="convnext_base_imagenet",
+            description="ImageNet weights of torchvision's ConvNeXt-base (the expression classifiers' starting point)",
+            relative_path="convnext_base-6075fbad.pth",
+            home="torch",
+            source="https://download.pytorch.org/models/convnext_base-6075fbad.pth (torchvision downloads it there "
+            "itself when online)",
+        ),
+        WeightFile(
+            key="convnext_tiny_imagenet",
+            description="ImageNet weights of torchvision's ConvNeXt-tiny",
+            relative_path="convnext_tiny-983f1562.pth",
+            home="torch",
+            source="https://download.pytorch.org/models/convnext_tiny-983f1562.pth (torchvision downloads it there "
+            "itself when online)",
+        ),
+        WeightFile(
             key="facenet512",
             description="Facenet512 face recognition (DeepFace, PyTorch engine)",
             relative_path="facenet512_weights.pth",
@@ -74,11 +90,18 @@ def weights_dir() -> Path:
     return Path(os.environ.get("GANON_WEIGHTS_DIR", str(REPO_ROOT / "weights")))
 
 
+def torch_checkpoints_dir() -> Path:
+    """Where torchvision caches downloaded weights: torch.hub's directory ($TORCH_HOME/hub) / checkpoints."""
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
 def weight_path(key: str) -> Path:
     """Where the weight file ``key`` must be placed (whether or not it exists)."""
     entry = WEIGHT_FILES[key]
-    base = deepface_weights_dir() if entry.home == "deepface" else weights_dir()
-    return base / entry.relative_path
+    bases = {"deepface": deepface_weights_dir, "torch": torch_checkpoints_dir, "project": weights_dir}
+    return bases[entry.home]() / entry.relative_path
 
 
 def missing_weight_message(key: str) -> str:

@@ -30,3 +30,13 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()
+
+
+def execute_notebook(name: str, output: Path, parameters: dict) -> None:
+    """Run notebooks/<name>.ipynb with papermill (repository root as working folder, python3 kernel)."""
+    import papermill
+
+    papermill.execute_notebook(
+        str(REPO_ROOT / "notebooks" / f"{name}.ipynb"), str(output), parameters=parameters, kernel_name="python3",
+        cwd=str(REPO_ROOT), progress_bar=False,
+    )  # fmt: skip

@@ -19,7 +19,7 @@ from ganon_utils.image_io import load_image
 from ganon_utils.preprocess import run_preprocess, tasks_from_folder
 from ganon_utils.readiness import run_problems
 from ganon_utils.weights import MissingWeightError, weight_path
-from tests.conftest import REPO_ROOT
+from tests.conftest import execute_notebook
 
 BASELINES = ["pixel8", "blur9", "blur17"]
 
@@ -195,10 +195,7 @@ def test_notebook_04_runs_with_papermill(stage01, anonymized, tmp_path, monkeypa
         "preprocess_dir": str(stage01), "anonymized_dir": str(anonymized), "methods": BASELINES,
         "results_dir": str(results), "embeddings_dir": str(tmp_path / "embeddings"), "n_example_faces": 2,
     }  # fmt: skip
-    papermill.execute_notebook(
-        str(REPO_ROOT / "notebooks" / "04_eval_anonymity.ipynb"), str(tmp_path / "04.ipynb"),
-        parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
-    )  # fmt: skip
+    execute_notebook("04_eval_anonymity", str(tmp_path / "04.ipynb"), parameters)
     table = pd.read_csv(results / "tables" / "table1_identity_distance.csv")
     assert table["method"].tolist() == ["original"] + BASELINES
     per_face = pd.read_csv(results / "tables" / "identity_distances.csv")
@@ -211,7 +208,4 @@ def test_notebook_04_runs_with_papermill(stage01, anonymized, tmp_path, monkeypa
     monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
     parameters["recognizer"] = "facenet512"
     with pytest.raises(papermill.PapermillExecutionError, match="facenet512_weights.pth"):
-        papermill.execute_notebook(
-            str(REPO_ROOT / "notebooks" / "04_eval_anonymity.ipynb"), str(tmp_path / "04_fail.ipynb"),
-            parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
-        )  # fmt: skip
+        execute_notebook("04_eval_anonymity", str(tmp_path / "04_fail.ipynb"), parameters)

@@ -31,7 +31,7 @@ from ganon_utils.evaluation.statistics import bonferroni, effect_size_r, signifi
 from ganon_utils.image_io import load_image
 from ganon_utils.preprocess import run_preprocess, tasks_from_folder
 from ganon_utils.readiness import run_problems
-from tests.conftest import REPO_ROOT
+from tests.conftest import execute_notebook
 
 METHODS = ["pixel8", "blur9"]
 
@@ -180,33 +180,27 @@ def test_readiness_lists_each_datasets_classifier_checkpoint(tmp_path) -> None:
     params = {"datasets": ["ckplus", "faces"], "preprocess_root": str(tmp_path), "anonymized_root": str(tmp_path),
               "methods": ["ganonymization"], "classifier": "convnext",
               "classifier_checkpoint": str(tmp_path / "models" / "{dataset}" / "best.pt")}  # fmt: skip
-    problems = run_problems([(Path("05_eval_emotion_inference.ipynb"), params)], tmp_path)
+    problems = run_problems([(Path("06_eval_emotion_inference.ipynb"), params)], tmp_path)
     for dataset in ("ckplus", "faces"):
         assert any(str(tmp_path / "models" / dataset / "best.pt") in p for p in problems)
         assert any(str(tmp_path / dataset / "ganonymization" / "manifest.csv") in p for p in problems)
 
 
-def test_notebook_05_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
+def test_notebook_06_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
     import papermill
 
     results = tmp_path / "results"
     parameters = {"datasets": [stage01.name], "preprocess_root": str(stage01.parent),
                   "anonymized_root": str(anonymized.parent), "methods": METHODS, "reference_method": "pixel8",
                   "results_dir": str(results)}  # fmt: skip
-    papermill.execute_notebook(
-        str(REPO_ROOT / "notebooks" / "05_eval_emotion_inference.ipynb"), str(tmp_path / "05.ipynb"),
-        parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
-    )  # fmt: skip
+    execute_notebook("06_eval_emotion_inference", str(tmp_path / "06.ipynb"), parameters)
     table2 = pd.read_csv(results / "tables" / f"table2_mean_differences_{stage01.name}.csv")
     assert table2["emotion"].tolist()[-1] == "mean" and len(table2) == 8
     table3 = pd.read_csv(results / "tables" / f"table3_wilcoxon_{stage01.name}.csv")
     assert set(table3["method"]) == {"blur9"} and len(table3) == 7
     assert (results / "figures" / f"fig7_expression_differences_{stage01.name}.png").is_file()
-    assert "Not the paper" in (tmp_path / "05.ipynb").read_text()
+    assert "Not the paper" in (tmp_path / "06.ipynb").read_text()
 
     parameters.update(classifier="convnext", classifier_checkpoint=str(tmp_path / "absent_{dataset}.pt"))
     with pytest.raises(papermill.PapermillExecutionError, match="classifier checkpoint not found"):
-        papermill.execute_notebook(
-            str(REPO_ROOT / "notebooks" / "05_eval_emotion_inference.ipynb"), str(tmp_path / "05_fail.ipynb"),
-            parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
-        )  # fmt: skip
+        execute_notebook("06_eval_emotion_inference", str(tmp_path / "06_fail.ipynb"), parameters)

@@ -29,6 +29,7 @@ from torch import nn
 
 from ganon_utils.atomic_files import atomic_path
 from ganon_utils.devices import resolve_device
+from ganon_utils.weights import require_weight
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
 CLASSIFIER_FORMAT = "ganon_utils.expression_classifier/1"
@@ -140,20 +141,54 @@ class FerClassifier:
 # ---------------------------------------------------------------------------------------------------
 
 
-def convnext_classifier(num_classes: int) -> nn.Module:
-    """torchvision ConvNeXt-base (random weights) with ``num_classes`` outputs, as the authors' classifier."""
-    from torchvision.models import convnext_base
+ARCHITECTURE_WEIGHTS = {"convnext_base": "convnext_base_imagenet", "convnext_tiny": "convnext_tiny_imagenet"}
+"""torchvision architecture -> key of its ImageNet weight file (:mod:`ganon_utils.weights`)."""
+PAPER_ARCHITECTURE = "convnext_base"
+PAPER_IMAGE_SIZE = 224
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
-    model = convnext_base(weights=None)
+
+def convnext_classifier(num_classes: int, architecture: str = PAPER_ARCHITECTURE, pretrained: bool = False) -> nn.Module:
+    """A torchvision ConvNeXt with ``num_classes`` outputs in place of ImageNet's 1000, as the authors' classifier.
+
+    ``pretrained`` loads the ImageNet weights from torchvision's cache file first (the paper fine-tunes them);
+    a missing file raises before any work, naming it.
+    """
+    import torchvision.models
+
+    if architecture not in ARCHITECTURE_WEIGHTS:
+        raise ValueError(f"architecture must be one of {sorted(ARCHITECTURE_WEIGHTS)}, got {architecture!r}")
+    model = getattr(torchvision.models, architecture)(weights=None)
+    if pretrained:
+        path = require_weight(ARCHITECTURE_WEIGHTS[architecture])
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     model.classifier[-1] = nn.Linear(model.classifier[-1].in_features, num_classes)
     return model
 
 
-def save_expression_classifier(path: PathLike, model: nn.Module, classes: Sequence[str], **extra: Any) -> Path:
-    """Write a classifier checkpoint (state dict, class names, extra fields) atomically."""
+def classifier_transform(image_size: int = PAPER_IMAGE_SIZE, *, flip_p: float = 0.0) -> nn.Module:
+    """ConvNeXt's ImageNet transform on (N, 3, H, W) floats in [0, 1]: resize to 232/224 of ``image_size``
+    (bilinear, anti-aliased), centre crop ``image_size``, normalise; optional random horizontal flip (training)."""
+    from torchvision import transforms
+
+    steps: list[nn.Module] = [transforms.RandomHorizontalFlip(flip_p)] if flip_p > 0 else []
+    steps += [
+        transforms.Resize(round(image_size * 232 / 224), antialias=True),
+        transforms.CenterCrop(image_size),
+        transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ]
+    return transforms.Compose(steps)
+
+
+def save_expression_classifier(
+    path: PathLike, model: nn.Module, classes: Sequence[str], *, architecture: str = PAPER_ARCHITECTURE,
+    image_size: int = PAPER_IMAGE_SIZE, **extra: Any,
+) -> Path:
+    """Write a classifier checkpoint (state dict, class names, architecture, input size, extra fields) atomically."""
     path = Path(path)
-    checkpoint = {"format": CLASSIFIER_FORMAT, "architecture": "convnext_base", "classes": list(classes),
-                  "state_dict": model.state_dict(), **extra}  # fmt: skip
+    checkpoint = {"format": CLASSIFIER_FORMAT, "architecture": architecture, "image_size": int(image_size),
+                  "classes": list(classes), "state_dict": model.state_dict(), **extra}  # fmt: skip
     with atomic_path(path) as temp:
         torch.save(checkpoint, temp)
     return path
@@ -177,7 +212,7 @@ def classifier_state(checkpoint: Mapping[str, Any], path: PathLike) -> tuple[dic
 
 @dataclass
 class ConvNextClassifier:
-    """A trained ConvNeXt-base expression classifier on the whole aligned face (ImageNet transforms)."""
+    """A trained ConvNeXt expression classifier on the whole aligned face (ImageNet transforms)."""
 
     checkpoint: PathLike
     device: str | torch.device = "auto"
@@ -185,8 +220,6 @@ class ConvNextClassifier:
     classes: tuple[str, ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
-        from torchvision.models import ConvNeXt_Base_Weights
-
         path = Path(self.checkpoint)
         if not path.is_file():
             raise FileNotFoundError(
@@ -196,14 +229,16 @@ class ConvNextClassifier:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         state, classes = classifier_state(checkpoint, path)
         self.classes = tuple(classes)
+        architecture = checkpoint.get("architecture", PAPER_ARCHITECTURE)
+        image_size = int(checkpoint.get("image_size", PAPER_IMAGE_SIZE))
         self._device = resolve_device(self.device)
-        model = convnext_classifier(len(classes))
+        model = convnext_classifier(len(classes), architecture)
         model.load_state_dict(state)
         self._model = model.to(self._device).eval()
-        self._transform = ConvNeXt_Base_Weights.DEFAULT.transforms()
+        self._transform = classifier_transform(image_size)
         self.description = (
-            f"ConvNeXt-base expression classifier ({path.name}, {len(classes)} classes: {', '.join(classes)}) on the "
-            f"whole aligned face, ImageNet transforms (resize 232, crop 224), {self._device}"
+            f"{architecture} expression classifier ({path.name}, {len(classes)} classes: {', '.join(classes)}) on the "
+            f"whole aligned face, ImageNet transforms (crop {image_size}), {self._device}"
         )
 
     def predict_proba(self, faces: Sequence[np.ndarray], boxes: Sequence[Box | None]) -> np.ndarray:

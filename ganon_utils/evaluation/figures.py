@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import seaborn as sns
@@ -62,4 +62,37 @@ def plot_expression_differences(differences: pd.DataFrame, title: str = "") -> F
     ax.legend(title="", fontsize=8, frameon=False)
     if title:
         ax.set_title(title, fontsize=10)
+    return figure
+
+
+def plot_training_curves(logs: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
+    """Validation loss per epoch of each version's classifier (from the runs' ``log.csv``)."""
+    figure = Figure(figsize=(6.0, 3.5), layout="constrained")
+    ax = figure.subplots()
+    for version, log in logs.items():
+        ax.plot(log["epoch"], log["val_loss"], marker="o", markersize=3, label=method_title(version))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation loss")
+    ax.legend(fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return figure
+
+
+def plot_confusion_matrices(matrices: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
+    """Row-normalised confusion matrices side by side, one per classifier (cf. the paper's Fig. 10)."""
+    n = max(1, len(matrices))
+    first = next(iter(matrices.values()), pd.DataFrame())
+    side = 1.2 + 0.45 * len(first)
+    figure = Figure(figsize=(side * n, side + 0.4), layout="constrained")
+    axes = figure.subplots(1, n, squeeze=False)[0]
+    for ax, (name, matrix) in zip(axes, matrices.items()):
+        sns.heatmap(matrix, ax=ax, vmin=0, vmax=1, cmap="Blues", annot=len(matrix) <= 10, fmt=".2f", cbar=False,
+                    square=True, annot_kws={"fontsize": 7})  # fmt: skip
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true" if ax is axes[0] else "")
+        ax.tick_params(labelsize=7)
+    if title:
+        figure.suptitle(title, fontsize=10)
     return figure

@@ -1,0 +1,213 @@
+"""Training the expression classifiers of the paper's training scenario (section 4.2, Table 4, Fig. 10).
+
+The same classifier is trained once on the original faces and once on each method's anonymised faces of the
+train split, and every one is evaluated on the ORIGINAL validation faces. Recipe (the authors' classifier):
+torchvision ConvNeXt-base from ImageNet weights with a new last layer, cross-entropy with class weights from
+the train split, AdamW (lr 3e-4, weight decay 1e-3), learning rate reduced on a validation-loss plateau of 3
+epochs, early stopping, random horizontal flip (p = 0.5), ImageNet transforms.
+
+Each run writes ``<output_dir>/last.pt`` after every epoch (the next call resumes from it), ``best.pt``
+(lowest validation loss, the one that is evaluated), ``log.csv`` and ``config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from ganon_utils.atomic_files import atomic_path, write_csv_atomic, write_text_atomic
+from ganon_utils.devices import resolve_device
+from ganon_utils.evaluation.classifiers import (
+    CLASSIFIER_FORMAT,
+    PAPER_ARCHITECTURE,
+    PAPER_IMAGE_SIZE,
+    classifier_transform,
+    convnext_classifier,
+    save_expression_classifier,
+)
+from ganon_utils.image_io import load_image
+
+PathLike = str | os.PathLike[str]
+RESUMABLE_CHANGES = ("epochs", "num_workers")
+"""Settings that may differ when a run is continued."""
+LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "lr"]
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Hyper-parameters of one classifier run (defaults: the paper's)."""
+
+    architecture: str = PAPER_ARCHITECTURE
+    pretrained: bool = True  # start from ImageNet weights (torchvision's cache file)
+    image_size: int = PAPER_IMAGE_SIZE
+    batch_size: int = 32
+    epochs: int = 100
+    lr: float = 3e-4
+    weight_decay: float = 1e-3
+    lr_plateau_patience: int = 3
+    early_stopping_patience: int = 5  # epochs without a better validation loss before stopping
+    horizontal_flip_p: float = 0.5
+    class_weights: bool = True
+    num_workers: int = 0
+    seed: int = 0
+
+
+class FaceImages(Dataset):
+    """(image as (3, H, W) uint8, label index) for a table with ``path`` and ``label`` columns."""
+
+    def __init__(self, table: pd.DataFrame, classes: Sequence[str], size: int) -> None:
+        self.paths = table["path"].tolist()
+        index = {name: i for i, name in enumerate(classes)}
+        self.labels = [index[label] for label in table["label"]]
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, item: int) -> tuple[Tensor, int]:
+        import cv2
+
+        rgb = load_image(self.paths[item]).rgb
+        if max(rgb.shape[:2]) > 2 * self.size:  # shrink large faces once here, not per step on the device
+            rgb = cv2.resize(rgb, (2 * self.size, 2 * self.size), interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1), self.labels[item]
+
+
+def balanced_class_weights(labels: Sequence[str], classes: Sequence[str]) -> Tensor:
+    """``n / (k * count_c)`` per class (classes absent from ``labels`` get weight 0)."""
+    counts = pd.Series(list(labels)).value_counts()
+    n, k = len(labels), len(classes)
+    return torch.tensor([n / (k * counts[c]) if counts.get(c, 0) else 0.0 for c in classes], dtype=torch.float32)
+
+
+@dataclass
+class ClassifierRun:
+    """Result of :func:`train_classifier`."""
+
+    best: Path
+    last: Path
+    log: pd.DataFrame
+    epochs_run: int  # epochs trained by this call (0 when it found a finished run)
+
+
+def _loader(table: pd.DataFrame, classes: Sequence[str], config: ClassifierConfig, shuffle: bool) -> DataLoader:
+    generator = torch.Generator().manual_seed(config.seed)
+    return DataLoader(FaceImages(table, classes, config.image_size), batch_size=config.batch_size, shuffle=shuffle,
+                      num_workers=config.num_workers, generator=generator)  # fmt: skip
+
+
+def evaluate_loss(model: nn.Module, loader: DataLoader, transform: nn.Module, loss: nn.Module, device: torch.device) -> tuple[float, float]:
+    """(mean loss, accuracy) of ``model`` over ``loader``."""
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    with torch.inference_mode():
+        for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
+            logits = model(transform(images.float().div_(255.0)))
+            total += float(loss(logits, labels)) * len(labels)
+            correct += int((logits.argmax(dim=1) == labels).sum())
+            count += len(labels)
+    return total / max(count, 1), correct / max(count, 1)
+
+
+def train_classifier(
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    classes: Sequence[str],
+    output_dir: PathLike,
+    config: ClassifierConfig = ClassifierConfig(),
+    *,
+    device: str = "auto",
+    progress: Callable[[str], Any] | None = None,
+) -> ClassifierRun:
+    """Train on ``train`` (columns ``path``, ``label``), select by the loss on ``val``; resume from ``last.pt``.
+
+    A folder made with other hyper-parameters, classes or face counts is refused (ValueError), so runs never
+    mix; ``epochs`` and ``num_workers`` may change between calls (more epochs continue a run).
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    fixed = {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES}
+    record = {"config": fixed, "classes": list(classes), "train_faces": len(train), "val_faces": len(val)}
+    _check_record(output_dir / "config.json", record)
+    device_ = resolve_device(device)
+    torch.manual_seed(config.seed)
+    model = convnext_classifier(len(classes), config.architecture, config.pretrained).to(device_)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", patience=config.lr_plateau_patience)
+    weights = balanced_class_weights(train["label"].tolist(), classes) if config.class_weights else None
+    loss = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device_))
+    train_transform = classifier_transform(config.image_size, flip_p=config.horizontal_flip_p)
+    eval_transform = classifier_transform(config.image_size)
+    state = {"epoch": 0, "best_val_loss": math.inf, "stale_epochs": 0}
+    log_rows: list[dict[str, Any]] = []
+    last, best = output_dir / "last.pt", output_dir / "best.pt"
+    if last.is_file():
+        saved = torch.load(last, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = dict(saved["progress"])
+        log_rows = pd.read_csv(output_dir / "log.csv").head(state["epoch"]).to_dict("records")
+    start_epoch, epochs_run = state["epoch"], 0
+    train_loader, val_loader = _loader(train, classes, config, True), _loader(val, classes, config, False)
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        if state["stale_epochs"] >= config.early_stopping_patience:
+            break
+        torch.manual_seed(config.seed + epoch)  # flips and data order per epoch: a resumed run repeats them
+        train_loader.generator.manual_seed(config.seed + epoch)
+        model.train()
+        total, count = 0.0, 0
+        for images, labels in train_loader:
+            images, labels = images.to(device_), labels.to(device_)
+            batch_loss = loss(model(train_transform(images.float().div_(255.0))), labels)
+            optimizer.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            optimizer.step()
+            total += float(batch_loss.detach()) * len(labels)
+            count += len(labels)
+        val_loss, val_accuracy = evaluate_loss(model, val_loader, eval_transform, loss, device_)
+        scheduler.step(val_loss)
+        improved = val_loss < state["best_val_loss"]
+        state = {"epoch": epoch, "best_val_loss": min(val_loss, state["best_val_loss"]),
+                 "stale_epochs": 0 if improved else state["stale_epochs"] + 1}  # fmt: skip
+        extra = {"epoch": epoch, "val_loss": val_loss, "val_accuracy": val_accuracy}
+        if improved:
+            save_expression_classifier(best, model, classes, architecture=config.architecture, image_size=config.image_size, **extra)
+        log_rows.append({"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss,
+                         "val_accuracy": val_accuracy, "lr": optimizer.param_groups[0]["lr"]})  # fmt: skip
+        write_csv_atomic(output_dir / "log.csv", pd.DataFrame(log_rows, columns=LOG_COLUMNS))
+        with atomic_path(last) as temp:
+            torch.save({"format": CLASSIFIER_FORMAT + "+training", "state_dict": model.state_dict(),
+                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "progress": state}, temp)  # fmt: skip
+        epochs_run += 1
+        if progress is not None:
+            progress(f"epoch {epoch}: train loss {log_rows[-1]['train_loss']:.4f}, val loss {val_loss:.4f}, "
+                     f"val accuracy {val_accuracy:.3f}" + (" (best)" if improved else ""))  # fmt: skip
+    if not best.is_file():
+        raise RuntimeError(f"{output_dir}: no epoch was trained (epochs={config.epochs})")
+    return ClassifierRun(best=best, last=last, log=pd.DataFrame(log_rows, columns=LOG_COLUMNS), epochs_run=epochs_run)
+
+
+def _check_record(path: Path, record: dict[str, Any]) -> None:
+    """Write the run's settings; refuse a folder made with other settings."""
+    text = json.dumps(record, indent=2, sort_keys=True)
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved != json.loads(text):
+            changed = sorted(k for k in set(saved) | set(record) if saved.get(k) != record.get(k))
+            raise ValueError(f"{path.parent} holds a classifier run with other settings ({', '.join(changed)}); "
+                             "use another output folder or delete it")  # fmt: skip
+        return
+    write_text_atomic(path, text)

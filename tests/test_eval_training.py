@@ -1,0 +1,184 @@
+"""Expression preservation, training scenario (Table 4, Fig. 10): labels and splits, the classifier training
+(resume, early stopping, settings check, ImageNet weights), the metrics, readiness and notebook 05."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from ganon_utils.anonymize import anonymize_preprocessed
+from ganon_utils.evaluation.classifier_training import ClassifierConfig, balanced_class_weights, train_classifier
+from ganon_utils.evaluation.classifiers import ConvNextClassifier, convnext_classifier
+from ganon_utils.evaluation.training_scenario import (
+    classification_table,
+    confusion_table,
+    dataset_labels,
+    ensure_train_val,
+    version_faces,
+)
+from ganon_utils.preprocess import run_preprocess, tasks_from_folder
+from ganon_utils.readiness import run_problems
+from ganon_utils.weights import MissingWeightError, weight_path
+from tests.conftest import execute_notebook
+
+TINY = ClassifierConfig(architecture="convnext_tiny", pretrained=False, image_size=32, batch_size=4, epochs=2)
+
+
+@pytest.fixture(scope="module")
+def stage01(tmp_path_factory, demo_dir) -> Path:
+    """Stage 01 of the demo portraits plus an adapter-style dataset_manifest.csv with two labels."""
+    out = tmp_path_factory.mktemp("stage01") / "demo"
+    run_preprocess(tasks_from_folder(demo_dir / "portraits"), out, n_workers=0, progress=False)
+    manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False)
+    paths = manifest["source"]  # relative to the input folder, as an adapter's image_path
+    labels = ["happy" if i % 2 else "sad" for i in range(len(paths))]
+    pd.DataFrame({"image_path": paths, "split": "all", "label": labels}).to_csv(out / "dataset_manifest.csv", index=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def anonymized(stage01, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("stage03") / "demo"
+    anonymize_preprocessed(stage01, out, "blur9", progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def labelled(stage01) -> pd.DataFrame:
+    return ensure_train_val(dataset_labels(stage01), 0.3, seed=0)
+
+
+def test_dataset_labels_join_the_adapter_manifest(stage01, tmp_path) -> None:
+    labels = dataset_labels(stage01)
+    faces = pd.read_csv(stage01 / "faces.csv", keep_default_na=False)
+    assert set(labels["face_id"]) == set(faces.loc[faces["face_path"] != "", "face_id"])
+    assert set(labels["label"]) == {"happy", "sad"}
+    (tmp_path / "bare").mkdir()
+    for name in ("faces.csv", "config.json"):
+        shutil.copy2(stage01 / name, tmp_path / "bare" / name)
+    with pytest.raises(FileNotFoundError, match="label_source='model'"):
+        dataset_labels(tmp_path / "bare")
+
+
+def test_validation_split_is_drawn_by_image_and_kept_when_present() -> None:
+    labels = pd.DataFrame({"face_id": [f"f{i}" for i in range(10)], "image_id": [f"i{i // 2}" for i in range(10)],
+                           "split": "all", "label": "happy"})  # fmt: skip
+    drawn = ensure_train_val(labels, 0.4, seed=1)
+    assert (drawn["split"] == "val").sum() == 4  # 2 of 5 images, both faces each
+    assert drawn.groupby("image_id")["split"].nunique().max() == 1
+    pd.testing.assert_frame_equal(drawn, ensure_train_val(labels, 0.4, seed=1))
+    given = labels.assign(split=["train", "val", "test", "train", "val", "train", "train", "val", "train", "test"])
+    kept = ensure_train_val(given, 0.4)
+    assert set(kept["split"]) == {"train", "val"} and len(kept) == 8  # the dataset's split wins; test is left out
+
+
+def test_version_faces_point_at_each_versions_files(stage01, anonymized, labelled, tmp_path) -> None:
+    original = version_faces(labelled, stage01, anonymized, "original")
+    assert all(Path(p).is_relative_to(stage01) and Path(p).is_file() for p in original["path"])
+    copy = tmp_path / "stage03"
+    shutil.copytree(anonymized / "blur9", copy / "blur9")
+    manifest = pd.read_csv(copy / "blur9" / "manifest.csv", keep_default_na=False)
+    manifest.loc[0, ["status", "face_path"]] = ["missing", ""]
+    manifest.to_csv(copy / "blur9" / "manifest.csv", index=False)
+    blurred = version_faces(labelled, stage01, copy, "blur9")
+    assert len(blurred) == len(original) - 1 and manifest.loc[0, "face_id"] not in set(blurred["face_id"])
+    assert all(Path(p).is_relative_to(copy / "blur9") for p in blurred["path"])
+
+
+def test_metrics_tables() -> None:
+    true = ["a", "a", "a", "b", "b", "c"]
+    pred = ["a", "a", "b", "b", "a", "a"]
+    table = classification_table(true, pred, ["a", "b", "c"])
+    assert table.index.tolist() == ["a", "b", "c", "accuracy", "macro avg", "weighted avg"]
+    assert table.loc["a", "precision"] == pytest.approx(2 / 4) and table.loc["a", "recall"] == pytest.approx(2 / 3)
+    assert table.loc["c", "f1"] == 0 and table.loc["accuracy", "f1"] == pytest.approx(3 / 6)
+    assert table.loc["accuracy", "support"] == 6 and table.loc["b", "support"] == 2
+    confusion = confusion_table(true, pred, ["a", "b", "c", "d"])
+    assert confusion.loc["a"].tolist() == pytest.approx([2 / 3, 1 / 3, 0, 0])
+    assert confusion.loc["c", "a"] == 1.0 and confusion.loc["d"].sum() == 0
+    np.testing.assert_allclose(balanced_class_weights(["a", "a", "a", "b"], ["a", "b", "c"]).numpy(), [4 / 9, 4 / 3, 0.0])
+
+
+def test_training_resumes_to_the_same_weights_and_checks_its_settings(stage01, labelled, tmp_path) -> None:
+    faces = version_faces(labelled, stage01, stage01, "original")
+    train, val = faces[faces["split"] == "train"], faces[faces["split"] == "val"]
+    classes = ["happy", "sad"]
+    three = ClassifierConfig(**{**TINY.__dict__, "epochs": 3})
+    full = train_classifier(train, val, classes, tmp_path / "full", three, device="cpu")
+    assert full.epochs_run == 3 and full.log["epoch"].tolist() == [1, 2, 3]
+    part = train_classifier(train, val, classes, tmp_path / "part", TINY, device="cpu")
+    assert part.epochs_run == 2
+    with pytest.raises(ValueError, match="other settings"):  # another learning rate would mix two runs
+        train_classifier(train, val, classes, tmp_path / "part", ClassifierConfig(**{**three.__dict__, "lr": 1e-3}), device="cpu")
+    resumed = train_classifier(train, val, classes, tmp_path / "part", three, device="cpu")  # more epochs: continues
+    assert resumed.epochs_run == 1
+    a = torch.load(full.last, weights_only=True)["state_dict"]
+    b = torch.load(resumed.last, weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    pd.testing.assert_frame_equal(full.log, resumed.log)
+    model = ConvNextClassifier(full.best, device="cpu")
+    assert model.classes == tuple(classes) and "convnext_tiny" in model.description
+    assert train_classifier(train, val, classes, tmp_path / "full", three, device="cpu").epochs_run == 0  # finished
+
+
+def test_early_stopping_ends_a_run_without_progress(stage01, labelled, tmp_path) -> None:
+    faces = version_faces(labelled, stage01, stage01, "original")
+    frozen = ClassifierConfig(**{**TINY.__dict__, "epochs": 6, "lr": 0.0, "early_stopping_patience": 2})
+    run = train_classifier(faces[faces["split"] == "train"], faces[faces["split"] == "val"], ["happy", "sad"],
+                           tmp_path / "frozen", frozen, device="cpu")  # fmt: skip
+    assert run.epochs_run == 3  # epoch 1 sets the best loss, epochs 2-3 do not beat it
+
+
+def test_imagenet_weights_are_read_from_torchvisions_cache_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(MissingWeightError, match="convnext_tiny-983f1562.pth"):
+        convnext_classifier(3, "convnext_tiny", pretrained=True)
+    import torchvision.models
+
+    torch.manual_seed(1)
+    imagenet = torchvision.models.convnext_tiny(weights=None).state_dict()
+    path = weight_path("convnext_tiny_imagenet")
+    path.parent.mkdir(parents=True)
+    torch.save(imagenet, path)
+    model = convnext_classifier(3, "convnext_tiny", pretrained=True)
+    assert torch.equal(model.features[0][0].weight, imagenet["features.0.0.weight"])
+    assert model.classifier[-1].out_features == 3
+
+
+def test_readiness_knows_the_training_scenarios_inputs_and_outputs(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    (tmp_path / "processed" / "ckplus").mkdir(parents=True)
+    training = {"datasets": ["ckplus"], "preprocess_root": str(tmp_path / "processed"),
+                "anonymized_root": str(tmp_path / "anon"), "versions": ["original", "ganonymization"],
+                "models_root": str(tmp_path / "models"), "architecture": "convnext_base", "pretrained": True}  # fmt: skip
+    inference = {"datasets": ["ckplus"], "preprocess_root": str(tmp_path / "processed"),
+                 "anonymized_root": str(tmp_path / "anon"), "methods": [], "classifier": "convnext",
+                 "classifier_checkpoint": str(tmp_path / "models" / "{dataset}" / "original" / "best.pt")}  # fmt: skip
+    problems = run_problems([(Path("05_eval_emotion_training.ipynb"), training),
+                             (Path("06_eval_emotion_inference.ipynb"), inference)], tmp_path)  # fmt: skip
+    assert any("convnext_base-6075fbad.pth" in p for p in problems)
+    assert any(str(tmp_path / "anon" / "ckplus" / "ganonymization" / "manifest.csv") in p for p in problems)
+    assert not any("best.pt" in p for p in problems)  # notebook 05 of the same run makes the classifier
+    alone = run_problems([(Path("06_eval_emotion_inference.ipynb"), inference)], tmp_path)
+    assert any(str(tmp_path / "models" / "ckplus" / "original" / "best.pt") in p for p in alone)
+
+
+def test_notebook_05_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
+
+    results = tmp_path / "results"
+    parameters = {"datasets": [stage01.name], "preprocess_root": str(stage01.parent),
+                  "anonymized_root": str(anonymized.parent), "versions": ["original", "blur9"],
+                  "label_source": "dataset", "models_root": str(tmp_path / "models"), "image_size": 32, "epochs": 1,
+                  "results_dir": str(results)}  # fmt: skip
+    execute_notebook("05_eval_emotion_training", str(tmp_path / "05.ipynb"), parameters)
+    table4 = pd.read_csv(results / "tables" / f"table4_f1_{stage01.name}.csv")
+    assert table4["class"].tolist() == ["happy", "sad", "accuracy", "macro avg", "weighted avg"]
+    assert {"Original", "Blur 9x9 kernel"} <= set(table4.columns)
+    assert (tmp_path / "models" / stage01.name / "original" / "best.pt").is_file()
+    assert (results / "figures" / f"fig10_confusion_{stage01.name}.png").is_file()
+    assert "Not the paper" in (tmp_path / "05.ipynb").read_text()
