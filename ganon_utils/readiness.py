@@ -121,10 +121,11 @@ def evaluation_input_problems(stem: str, params: Parameters, root: Path, produce
                                      produced, "run notebook 03 with that method (or its external folder) first")  # fmt: skip
     if params.get("recognizer") in RECOGNIZER_WEIGHTS:
         problems += weight_problem(RECOGNIZER_WEIGHTS[params["recognizer"]])
-    if stem == "05_eval_emotion_training":
+    if stem in ("05_eval_emotion_training", "07_celeba_traits"):
         from ganon_utils.evaluation.classifiers import ARCHITECTURE_WEIGHTS
 
-        versions = [v for v in params.get("versions") or [] if v != "original"]
+        trained = params.get("versions") or params.get("train_versions") or []
+        versions = [v for v in trained if v != "original" and v not in (params.get("methods") or [])]
         for folder in stage03_folders(params):
             for method in versions:
                 problems += path_problem(f"{stem} version {method}", str(Path(folder) / method / "manifest.csv"), root,
@@ -140,7 +141,7 @@ def evaluation_input_problems(stem: str, params: Parameters, root: Path, produce
     return problems
 
 
-EVALUATION_NOTEBOOKS = ("04_eval_anonymity", "05_eval_emotion_training", "06_eval_emotion_inference")
+EVALUATION_NOTEBOOKS = ("04_eval_anonymity", "05_eval_emotion_training", "06_eval_emotion_inference", "07_celeba_traits")
 
 
 def run_problems(plan: Sequence[tuple[Path, Parameters]], root: Path) -> list[str]:

@@ -58,30 +58,38 @@ class ClassifierConfig:
     lr_plateau_patience: int = 3
     early_stopping_patience: int = 5  # epochs without a better validation loss before stopping
     horizontal_flip_p: float = 0.5
-    class_weights: bool = True
+    class_weights: bool = True  # single-label only: cross-entropy weighted by the train split's class frequencies
+    multi_label: bool = False  # one sigmoid output per class and binary cross-entropy (CelebA's attributes)
     num_workers: int = 0
     seed: int = 0
 
 
 class FaceImages(Dataset):
-    """(image as (3, H, W) uint8, label index) for a table with ``path`` and ``label`` columns."""
+    """(image as (3, H, W) uint8, target) for a table with a ``path`` column.
 
-    def __init__(self, table: pd.DataFrame, classes: Sequence[str], size: int) -> None:
+    Single-label: the target is the class index of the ``label`` column. Multi-label: the float 0/1 vector
+    of the class columns (one column per class name).
+    """
+
+    def __init__(self, table: pd.DataFrame, classes: Sequence[str], size: int, multi_label: bool = False) -> None:
         self.paths = table["path"].tolist()
-        index = {name: i for i, name in enumerate(classes)}
-        self.labels = [index[label] for label in table["label"]]
+        if multi_label:
+            self.targets = torch.tensor(table[list(classes)].to_numpy(dtype=np.float32))
+        else:
+            index = {name: i for i, name in enumerate(classes)}
+            self.targets = torch.tensor([index[label] for label in table["label"]], dtype=torch.long)
         self.size = size
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, item: int) -> tuple[Tensor, int]:
+    def __getitem__(self, item: int) -> tuple[Tensor, Tensor]:
         import cv2
 
         rgb = load_image(self.paths[item]).rgb
         if max(rgb.shape[:2]) > 2 * self.size:  # shrink large faces once here, not per step on the device
             rgb = cv2.resize(rgb, (2 * self.size, 2 * self.size), interpolation=cv2.INTER_AREA)
-        return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1), self.labels[item]
+        return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1), self.targets[item]
 
 
 def balanced_class_weights(labels: Sequence[str], classes: Sequence[str]) -> Tensor:
@@ -103,21 +111,28 @@ class ClassifierRun:
 
 def _loader(table: pd.DataFrame, classes: Sequence[str], config: ClassifierConfig, shuffle: bool) -> DataLoader:
     generator = torch.Generator().manual_seed(config.seed)
-    return DataLoader(FaceImages(table, classes, config.image_size), batch_size=config.batch_size, shuffle=shuffle,
+    return DataLoader(FaceImages(table, classes, config.image_size, config.multi_label), batch_size=config.batch_size, shuffle=shuffle,
                       num_workers=config.num_workers, generator=generator)  # fmt: skip
 
 
+def correct_predictions(logits: Tensor, targets: Tensor) -> float:
+    """Correct decisions in a batch: arg-max hits (single-label) or per-class hits at p > 0.5 / classes (multi-label)."""
+    if targets.dim() == 2:
+        return float(((logits > 0) == (targets > 0.5)).float().mean(dim=1).sum())
+    return float((logits.argmax(dim=1) == targets).sum())
+
+
 def evaluate_loss(model: nn.Module, loader: DataLoader, transform: nn.Module, loss: nn.Module, device: torch.device) -> tuple[float, float]:
-    """(mean loss, accuracy) of ``model`` over ``loader``."""
+    """(mean loss, accuracy) of ``model`` over ``loader`` (multi-label: mean per-class accuracy)."""
     model.eval()
-    total, correct, count = 0.0, 0, 0
+    total, correct, count = 0.0, 0.0, 0
     with torch.inference_mode():
-        for images, labels in loader:
-            images, labels = images.to(device), labels.to(device)
+        for images, targets in loader:
+            images, targets = images.to(device), targets.to(device)
             logits = model(transform(images.float().div_(255.0)))
-            total += float(loss(logits, labels)) * len(labels)
-            correct += int((logits.argmax(dim=1) == labels).sum())
-            count += len(labels)
+            total += float(loss(logits, targets)) * len(targets)
+            correct += correct_predictions(logits, targets)
+            count += len(targets)
     return total / max(count, 1), correct / max(count, 1)
 
 
@@ -131,7 +146,8 @@ def train_classifier(
     device: str = "auto",
     progress: Callable[[str], Any] | None = None,
 ) -> ClassifierRun:
-    """Train on ``train`` (columns ``path``, ``label``), select by the loss on ``val``; resume from ``last.pt``.
+    """Train on ``train`` (``path`` and ``label``, or one 0/1 column per class when multi-label), select by the
+    loss on ``val``; resume from ``last.pt``.
 
     A folder made with other hyper-parameters, classes or face counts is refused (ValueError), so runs never
     mix; ``epochs`` and ``num_workers`` may change between calls (more epochs continue a run).
@@ -146,8 +162,11 @@ def train_classifier(
     model = convnext_classifier(len(classes), config.architecture, config.pretrained).to(device_)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", patience=config.lr_plateau_patience)
-    weights = balanced_class_weights(train["label"].tolist(), classes) if config.class_weights else None
-    loss = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device_))
+    if config.multi_label:
+        loss: nn.Module = nn.BCEWithLogitsLoss()
+    else:
+        weights = balanced_class_weights(train["label"].tolist(), classes) if config.class_weights else None
+        loss = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device_))
     train_transform = classifier_transform(config.image_size, flip_p=config.horizontal_flip_p)
     eval_transform = classifier_transform(config.image_size)
     state = {"epoch": 0, "best_val_loss": math.inf, "stale_epochs": 0}
@@ -184,7 +203,8 @@ def train_classifier(
                  "stale_epochs": 0 if improved else state["stale_epochs"] + 1}  # fmt: skip
         extra = {"epoch": epoch, "val_loss": val_loss, "val_accuracy": val_accuracy}
         if improved:
-            save_expression_classifier(best, model, classes, architecture=config.architecture, image_size=config.image_size, **extra)
+            save_expression_classifier(best, model, classes, architecture=config.architecture, image_size=config.image_size,
+                                       multi_label=config.multi_label, **extra)  # fmt: skip
         log_rows.append({"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss,
                          "val_accuracy": val_accuracy, "lr": optimizer.param_groups[0]["lr"]})  # fmt: skip
         write_csv_atomic(output_dir / "log.csv", pd.DataFrame(log_rows, columns=LOG_COLUMNS))

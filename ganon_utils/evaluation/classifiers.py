@@ -48,7 +48,7 @@ class ExpressionClassifier(Protocol):
     classes: tuple[str, ...]
 
     def predict_proba(self, faces: Sequence[np.ndarray], boxes: Sequence[Box | None]) -> np.ndarray:
-        """(N, len(classes)) probabilities (rows sum to 1) of N (H, W, 3) uint8 RGB faces."""
+        """(N, len(classes)) probabilities of N (H, W, 3) uint8 RGB faces (rows sum to 1 unless multi-label)."""
         ...
 
 
@@ -231,6 +231,7 @@ class ConvNextClassifier:
         self.classes = tuple(classes)
         architecture = checkpoint.get("architecture", PAPER_ARCHITECTURE)
         image_size = int(checkpoint.get("image_size", PAPER_IMAGE_SIZE))
+        self.multi_label = bool(checkpoint.get("multi_label", (checkpoint.get("hyper_parameters") or {}).get("multi_label", False)))
         self._device = resolve_device(self.device)
         model = convnext_classifier(len(classes), architecture)
         model.load_state_dict(state)
@@ -238,7 +239,8 @@ class ConvNextClassifier:
         self._transform = classifier_transform(image_size)
         self.description = (
             f"{architecture} expression classifier ({path.name}, {len(classes)} classes: {', '.join(classes)}) on the "
-            f"whole aligned face, ImageNet transforms (crop {image_size}), {self._device}"
+            f"whole aligned face, ImageNet transforms (crop {image_size}), "
+            f"{'sigmoid per class (multi-label)' if self.multi_label else 'softmax'}, {self._device}"
         )
 
     def predict_proba(self, faces: Sequence[np.ndarray], boxes: Sequence[Box | None]) -> np.ndarray:
@@ -247,7 +249,8 @@ class ConvNextClassifier:
         batch = torch.stack([torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1) for rgb in faces])
         with torch.inference_mode():
             inputs = self._transform(batch.to(self._device).float().div_(255.0))
-            probabilities = torch.softmax(self._model(inputs).float(), dim=1)
+            logits = self._model(inputs).float()
+            probabilities = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
         return probabilities.cpu().numpy()
 
 

@@ -96,3 +96,21 @@ def plot_confusion_matrices(matrices: Mapping[str, pd.DataFrame], title: str = "
     if title:
         figure.suptitle(title, fontsize=10)
     return figure
+
+
+def plot_removal_rates(rates: pd.DataFrame, title: str = "") -> Figure:
+    """Removal rate per attribute and method (cf. the paper's Figs. 8-9), attributes sorted by GANonymization's."""
+    data = rates.dropna(subset=["removal_rate"]).assign(Method=lambda d: d["method"].map(method_title))
+    reference = data[data["method"] == "ganonymization"]
+    order = (reference if len(reference) else data).groupby("attribute")["removal_rate"].mean().sort_values(ascending=False).index
+    figure = Figure(figsize=(max(5.0, 0.35 * len(order) * max(1, data["method"].nunique()) + 2.0), 4.0), layout="constrained")
+    ax = figure.subplots()
+    sns.barplot(data=data, x="attribute", y="removal_rate", hue="Method", order=list(order), ax=ax, palette="colorblind")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("")
+    ax.set_ylabel("removal rate")
+    ax.tick_params(axis="x", labelrotation=90 if len(order) > 6 else 0, labelsize=8)
+    ax.legend(title="", fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return figure

@@ -30,8 +30,8 @@ TRAIN, VAL = "train", "val"
 PathLike = str | os.PathLike[str]
 
 
-def dataset_labels(preprocess_dir: PathLike) -> pd.DataFrame:
-    """Faces with an image and a label from the adapter's manifest: face_id, image_id, split, label."""
+def read_dataset_manifest(preprocess_dir: PathLike) -> pd.DataFrame:
+    """The adapter's manifest that notebook 01 keeps next to ``faces.csv``, with each row's ``image_id``."""
     preprocess_dir = Path(preprocess_dir)
     path = preprocess_dir / DATASET_MANIFEST
     if not path.is_file():
@@ -40,24 +40,42 @@ def dataset_labels(preprocess_dir: PathLike) -> pd.DataFrame:
             "in notebook 01, or use label_source='model' for model-derived labels)"
         )
     manifest = pd.read_csv(path, dtype={"image_path": str, "label": str}, keep_default_na=False)
-    labels = dict(zip((image_id_for(p) for p in manifest["image_path"]), manifest["label"]))
-    faces, _ = read_stage_outputs(preprocess_dir)
-    faces = faces[faces["face_path"] != ""].assign(label=lambda f: f["image_id"].map(labels).fillna(""))
+    return manifest.assign(image_id=[image_id_for(p) for p in manifest["image_path"]])
+
+
+def faces_with_images(preprocess_dir: PathLike) -> tuple[pd.DataFrame, int]:
+    """Stage-01 faces that have an image, and the face side in pixels."""
+    faces, config = read_stage_outputs(preprocess_dir)
+    return faces[faces["face_path"] != ""].reset_index(drop=True), int(config["image_size"])
+
+
+def dataset_labels(preprocess_dir: PathLike) -> pd.DataFrame:
+    """Faces with an image and a label from the adapter's manifest: face_id, image_id, split, label."""
+    manifest = read_dataset_manifest(preprocess_dir)
+    faces, _ = faces_with_images(preprocess_dir)
+    faces = faces.assign(label=faces["image_id"].map(dict(zip(manifest["image_id"], manifest["label"]))).fillna(""))
     return faces.loc[faces["label"] != "", ["face_id", "image_id", "split", "label"]].reset_index(drop=True)
 
 
-def model_labels(preprocess_dir: PathLike, classifier: ExpressionClassifier, batch_size: int = 32) -> pd.DataFrame:
-    """Faces labelled with ``classifier``'s most probable emotion on the original face (model-derived labels)."""
+def original_face_probabilities(
+    preprocess_dir: PathLike, classifier: ExpressionClassifier, batch_size: int = 32
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Stage-01 faces with an image and ``classifier``'s probabilities on each (crop: its landmark box)."""
     preprocess_dir = Path(preprocess_dir)
-    faces, config = read_stage_outputs(preprocess_dir)
-    faces = faces[faces["face_path"] != ""].reset_index(drop=True)
-    size = int(config["image_size"])
-    labels: list[str] = []
+    faces, size = faces_with_images(preprocess_dir)
+    parts = []
     for start in range(0, len(faces), batch_size):
         batch = faces.iloc[start : start + batch_size]
         images = [load_image(preprocess_dir / p).rgb for p in batch["face_path"]]
         boxes = [landmark_box(np.load(preprocess_dir / p), size, size) if p else None for p in batch["landmarks_path"]]
-        labels += [classifier.classes[i] for i in classifier.predict_proba(images, boxes).argmax(axis=1)]
+        parts.append(classifier.predict_proba(images, boxes))
+    return faces, (np.concatenate(parts) if parts else np.zeros((0, len(classifier.classes)), np.float32))
+
+
+def model_labels(preprocess_dir: PathLike, classifier: ExpressionClassifier, batch_size: int = 32) -> pd.DataFrame:
+    """Faces labelled with ``classifier``'s most probable emotion on the original face (model-derived labels)."""
+    faces, probabilities = original_face_probabilities(preprocess_dir, classifier, batch_size)
+    labels = [classifier.classes[i] for i in probabilities.argmax(axis=1)]
     return faces.assign(label=labels)[["face_id", "image_id", "split", "label"]]
 
 

