@@ -10,7 +10,7 @@ emotion and method; Table 3 compares GANonymization's differences with each othe
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +73,23 @@ def class_probabilities(
     classifier: ExpressionClassifier,
     *,
     splits: Sequence[str] | None = None,
+    face_ids: Collection[str] | None = None,
     batch_size: int = 32,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """One row per (face, version): ``original`` and each method, with ``p_<emotion>`` columns.
+    """One row per (face, version): ``original`` and each method, with ``p_<class>`` columns.
 
-    Faces a method did not anonymise or whose file cannot be read keep their row with a status and
-    no probabilities.
+    ``splits`` / ``face_ids`` restrict the faces. Faces a method did not anonymise or whose file cannot be
+    read keep their row with a status and no probabilities.
     """
     preprocess_dir, anonymized_dir = Path(preprocess_dir), Path(anonymized_dir)
     faces, preprocess_config = read_stage_outputs(preprocess_dir)
     faces = faces[(faces["face_path"] != "") & (faces["split"].isin(splits) if splits is not None else True)]
+    if face_ids is not None:
+        faces = faces[faces["face_id"].isin(set(face_ids))]
     if faces.empty:
-        raise ValueError(f"{preprocess_dir} has no faces" + (f" in splits {list(splits)}" if splits is not None else ""))
+        raise ValueError(f"{preprocess_dir} has no faces" + (f" in splits {list(splits)}" if splits is not None else "")
+                         + (" with the given face ids" if face_ids is not None else ""))  # fmt: skip
     manifests = {method: read_method_manifest(anonymized_dir, method) for method in methods}
     boxes = face_boxes(preprocess_dir, faces, int(preprocess_config["image_size"]))
     wanted = set(faces["face_id"])
@@ -102,7 +106,7 @@ def class_probabilities(
 
     columns = [PROBABILITY_PREFIX + c for c in classifier.classes]
     rows: list[dict[str, Any]] = []
-    bar = tqdm(total=sum(len(v[0]) for v in versions.values()), desc=f"emotion probabilities ({classifier.name})",
+    bar = tqdm(total=sum(len(v[0]) for v in versions.values()), desc=f"class probabilities ({classifier.name})",
                unit="face", disable=not progress)  # fmt: skip
     try:
         for version, (files, reasons) in versions.items():
