@@ -25,7 +25,7 @@ import pandas as pd
 
 from ganon_utils.evaluation.anonymity import ORIGINAL
 from ganon_utils.evaluation.classifiers import Box, crop_box
-from ganon_utils.evaluation.expression import PROBABILITY_PREFIX
+from ganon_utils.evaluation.probabilities import PROBABILITY_PREFIX, probability_columns
 from ganon_utils.evaluation.training_scenario import (
     DATASET_MANIFEST,
     faces_with_images,
@@ -154,7 +154,7 @@ def grow_box(box: Box | None, width: int, height: int, fraction: float) -> Box |
 def removal_rates(probabilities: pd.DataFrame, threshold: float = DECISION_THRESHOLD) -> pd.DataFrame:
     """Table 6: per method and attribute, among faces with the attribute on the original (p > threshold), the
     share whose anonymised version is below it. Faces missing in a method are left out of its rates."""
-    columns = [c for c in probabilities.columns if c.startswith(PROBABILITY_PREFIX)]
+    columns = probability_columns(probabilities)
     classified = probabilities[probabilities["status"] == "ok"]
     original = classified[classified["method"] == ORIGINAL].set_index("face_id")[columns]
     rows = []
