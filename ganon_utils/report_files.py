@@ -6,6 +6,7 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -23,20 +24,34 @@ def save_figure(figure: Figure, path_stem: str | Path, formats: Sequence[str] = 
     return written
 
 
+TABLE_DIGITS = 4
+"""Decimals of floats in the Markdown and LaTeX copies of a table (the CSV keeps full precision)."""
+
+
+def format_cell(value: object, digits: int = TABLE_DIGITS) -> str:
+    """A table cell as text: empty for missing values, floats to ``digits`` decimals (tiny ones, e.g. p-values,
+    in scientific notation so they do not read as 0)."""
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return ""
+        return f"{value:.3e}" if value != 0 and abs(value) < 0.5 * 10**-digits else f"{value:.{digits}f}"
+    return "" if value is None or value is pd.NA else str(value)
+
+
 def markdown_table(df: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table of ``df`` (index not included)."""
-    cells = [[str(c) for c in df.columns]] + [["" if pd.isna(v) else str(v) for v in row] for row in df.itertuples(index=False)]
+    """A GitHub-flavoured Markdown table of ``df`` (index not included; floats to :data:`TABLE_DIGITS` decimals)."""
+    cells = [[str(c) for c in df.columns]] + [[format_cell(v) for v in row] for row in df.itertuples(index=False)]
     lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in cells[1:]]
     return "\n".join(lines) + "\n"
 
 
 def save_table(df: pd.DataFrame, path_stem: str | Path) -> list[Path]:
-    """Save ``df`` as CSV, Markdown and LaTeX next to each other."""
+    """Save ``df`` as CSV (full precision), Markdown and LaTeX (floats rounded) next to each other."""
     stem = Path(path_stem)
     write_csv_atomic(stem.with_suffix(".csv"), df)
     write_text_atomic(stem.with_suffix(".md"), markdown_table(df))
-    write_text_atomic(stem.with_suffix(".tex"), df.to_latex(index=False, escape=True))
+    write_text_atomic(stem.with_suffix(".tex"), df.to_latex(index=False, escape=True, float_format=format_cell))
     return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
 
 

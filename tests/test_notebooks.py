@@ -19,6 +19,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 
 from ganon_utils import notebooks as runner
@@ -376,3 +378,14 @@ def test_setup_env_second_call_reuses_the_real_venv(tmp_path: Path) -> None:
     assert time.perf_counter() - began < 3
     assert not marker.exists() and "installing" not in done.stderr
     assert f"PY={REPO_ROOT / '.venv' / 'bin' / 'python'}" in done.stdout
+
+
+def test_table_copies_round_floats_but_keep_small_p_values_readable(tmp_path: Path) -> None:
+    from ganon_utils.report_files import save_table
+
+    table = pd.DataFrame({"method": ["a", "b"], "mean": [0.123456789, np.nan], "p": [3.2e-24, 0.04]})
+    save_table(table, tmp_path / "t")
+    markdown = (tmp_path / "t.md").read_text()
+    assert "| a | 0.1235 | 3.200e-24 |" in markdown and "| b |  | 0.0400 |" in markdown
+    assert "3.200e-24" in (tmp_path / "t.tex").read_text() and "0.1235" in (tmp_path / "t.tex").read_text()
+    assert pd.read_csv(tmp_path / "t.csv")["mean"][0] == 0.123456789  # the CSV keeps full precision
