@@ -137,4 +137,19 @@ def test_notebook_07_runs_with_papermill(stage01, anonymized, tmp_path, source) 
     rates = pd.read_csv(results / "tables" / "removal_rates_long.csv")
     assert set(rates["method"]) == {"blur9", "pixel8"} and set(rates["attribute"]) == set(expected)
     assert ((rates["removal_rate"].dropna() >= 0) & (rates["removal_rate"].dropna() <= 1)).all()
-    assert (results / "figures" / "fig8_removal_rates.png").is_file()
+    assert (results / "figures" / "fig9_removal_rates.png").is_file()
+    assert (results / "figures" / "fig11_attribute_confusion.png").is_file()
+    confusion = pd.read_csv(results / "tables" / "attribute_confusion_original.csv").set_index("attribute")
+    rows = confusion.dropna()
+    assert np.allclose(rows.iloc[:, 0] + rows.iloc[:, 1], 1.0) and np.allclose(rows.iloc[:, 2] + rows.iloc[:, 3], 1.0)
+
+
+def test_multilabel_confusion_rows_are_normalised_per_true_class() -> None:
+    from ganon_utils.evaluation.traits import multilabel_confusion
+
+    y_true = np.array([[1, 0], [1, 0], [0, 0], [1, 0]])
+    y_pred = np.array([[1, 1], [0, 0], [1, 0], [1, 0]])
+    table = multilabel_confusion(y_true, y_pred, ATTRIBUTES)
+    assert table.loc["Male"].tolist() == pytest.approx([0.0, 1.0, 1 / 3, 2 / 3])
+    assert table.loc["Smiling", "absent -> present"] == pytest.approx(0.25)
+    assert np.isnan(table.loc["Smiling", "present -> present"])  # no face has it

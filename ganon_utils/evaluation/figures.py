@@ -114,3 +114,23 @@ def plot_removal_rates(rates: pd.DataFrame, title: str = "") -> Figure:
     if title:
         ax.set_title(title, fontsize=10)
     return figure
+
+
+def plot_attribute_confusions(matrices: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
+    """Per classifier, one row per attribute with its row-normalised 2 x 2 confusion (cf. the paper's Fig. 11)."""
+    n = max(1, len(matrices))
+    rows = len(next(iter(matrices.values()), pd.DataFrame()))
+    figure = Figure(figsize=(3.2 * n + 1.0, 0.8 + 0.22 * max(rows, 4)), layout="constrained")
+    axes = figure.subplots(1, n, squeeze=False)[0]
+    for ax, (name, matrix) in zip(axes, matrices.items()):
+        sns.heatmap(matrix, ax=ax, vmin=0, vmax=1, cmap="Blues", annot=rows <= 12, fmt=".2f", cbar=False,
+                    annot_kws={"fontsize": 6})  # fmt: skip
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("true -> predicted", fontsize=8)
+        ax.set_ylabel("" if ax is not axes[0] else "attribute")
+        ax.tick_params(labelsize=6)
+        if ax is not axes[0]:
+            ax.set_yticklabels([])
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return figure

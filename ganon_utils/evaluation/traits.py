@@ -181,3 +181,21 @@ def multilabel_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[s
     )
     return pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support.astype(int)},
                         index=pd.Index(list(classes), name="attribute"))  # fmt: skip
+
+
+CONFUSION_COLUMNS = ("absent -> absent", "absent -> present", "present -> absent", "present -> present")
+
+
+def multilabel_confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
+    """Per attribute its 2 x 2 confusion matrix as one row (cf. the paper's Fig. 11), each true class normalised:
+    ``absent -> present`` is the false-positive rate, ``present -> present`` the recall; NaN without such faces."""
+    y_true, y_pred = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
+    rows = []
+    for index in range(len(classes)):
+        truth, guess = y_true[:, index], y_pred[:, index]
+        absent, present = (~truth).sum(), truth.sum()
+        rows.append([
+            (~guess[~truth]).sum() / absent if absent else np.nan, guess[~truth].sum() / absent if absent else np.nan,
+            (~guess[truth]).sum() / present if present else np.nan, guess[truth].sum() / present if present else np.nan,
+        ])  # fmt: skip
+    return pd.DataFrame(rows, index=pd.Index(list(classes), name="attribute"), columns=list(CONFUSION_COLUMNS))
