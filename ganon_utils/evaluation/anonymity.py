@@ -215,7 +215,8 @@ def _distance_rows(
         if face.face_id in errors:
             row.update(status=STATUS_UNREADABLE, message=errors[face.face_id])
         elif face.face_id in originals and face.face_id in anonymized:
-            row["distance"] = float(cosine_distance(originals[face.face_id], anonymized[face.face_id])[0])
+            # The original block compares each face with itself: 0 by definition, not float rounding noise.
+            row["distance"] = 0.0 if method == ORIGINAL else float(cosine_distance(originals[face.face_id], anonymized[face.face_id])[0])
         else:
             row.update(status=STATUS_NOT_ANONYMIZED, message=reasons.get(face.face_id, f"{method}: no entry in its manifest"))
         rows.append(row)

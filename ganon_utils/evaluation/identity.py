@@ -28,13 +28,14 @@ from ganon_utils.weights import require_weight
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise ``1 - (a . b) / (|a| |b|)`` of two (N, D) arrays; NaN where a vector is all zero."""
+    """Row-wise ``1 - (a . b) / (|a| |b|)`` of two (N, D) arrays, in [0, 2]; NaN where a vector is all zero."""
     a, b = np.atleast_2d(np.asarray(a, np.float64)), np.atleast_2d(np.asarray(b, np.float64))
     if a.shape != b.shape:
         raise ValueError(f"embeddings must have the same shape, got {a.shape} and {b.shape}")
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return 1.0 - np.einsum("nd,nd->n", a, b) / norms
+        distance = 1.0 - np.einsum("nd,nd->n", a, b) / norms
+    return np.clip(distance, 0.0, 2.0)  # rounding can step just outside the range; NaN stays NaN
 
 
 class FaceEmbedder(Protocol):
