@@ -9,7 +9,7 @@ probabilities. All versions of a face are classified with the original face's cr
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,15 @@ def face_boxes(preprocess_dir: Path, faces: pd.DataFrame, face_size: int) -> dic
     return boxes
 
 
-def _classify_files(
-    files: dict[str, Path], boxes: dict[str, Box | None], classifier: ExpressionClassifier, batch_size: int, advance
+def classify_files(
+    files: Mapping[str, Path],
+    classifier: ExpressionClassifier,
+    *,
+    boxes: Mapping[str, Box | None] | None = None,
+    batch_size: int = 32,
+    advance: Callable[[int], Any] = lambda n: None,
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Probabilities per face id for image files, and the read errors."""
+    """Probabilities per face id for image files (read batch by batch, never all at once), and the read errors."""
     probabilities: dict[str, np.ndarray] = {}
     errors: dict[str, str] = {}
     items = list(files.items())
@@ -57,7 +62,8 @@ def _classify_files(
                 ids.append(face_id)
             except ImageLoadError as error:
                 errors[face_id] = str(error)
-        for face_id, row in zip(ids, classifier.predict_proba(images, [boxes.get(i) for i in ids])):
+        crops = [None if boxes is None else boxes.get(i) for i in ids]
+        for face_id, row in zip(ids, classifier.predict_proba(images, crops) if images else []):
             probabilities[face_id] = row
         advance(len(items[start : start + batch_size]))
     return probabilities, errors
@@ -107,7 +113,7 @@ def class_probabilities(
                unit="face", disable=not progress)  # fmt: skip
     try:
         for version, (files, reasons) in versions.items():
-            probabilities, errors = _classify_files(files, boxes, classifier, batch_size, bar.update)
+            probabilities, errors = classify_files(files, classifier, boxes=boxes, batch_size=batch_size, advance=bar.update)
             for face in faces.itertuples(index=False):
                 row: dict[str, Any] = {"face_id": face.face_id, "image_id": face.image_id, "split": face.split,
                                        "method": version, "status": STATUS_OK, "message": ""}  # fmt: skip
