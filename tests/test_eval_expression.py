@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 import torch
 
-from ganon_utils.anonymize import anonymize_preprocessed
 from ganon_utils.evaluation.classifiers import (
     ConvNextClassifier,
     FerClassifier,
@@ -29,7 +28,6 @@ from ganon_utils.evaluation.expression import (
 )
 from ganon_utils.evaluation.statistics import bonferroni, effect_size_r, significance_stars, wilcoxon_signed_rank
 from ganon_utils.image_io import load_image
-from ganon_utils.preprocess import run_preprocess, tasks_from_folder
 from ganon_utils.readiness import run_problems
 from tests.conftest import execute_notebook
 
@@ -37,18 +35,13 @@ METHODS = ["pixel8", "blur9"]
 
 
 @pytest.fixture(scope="module")
-def stage01(tmp_path_factory, demo_dir) -> Path:
-    out = tmp_path_factory.mktemp("stage01") / "demo"
-    run_preprocess(tasks_from_folder(demo_dir / "portraits"), out, n_workers=0, progress=False)
-    return out
+def stage01(portraits_stage01) -> Path:
+    return portraits_stage01
 
 
 @pytest.fixture(scope="module")
-def anonymized(stage01, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("stage03") / "demo"
-    for method in METHODS:
-        anonymize_preprocessed(stage01, out, method, progress=False)
-    return out
+def anonymized(portraits_baselines) -> Path:
+    return portraits_baselines
 
 
 @pytest.fixture(scope="module")

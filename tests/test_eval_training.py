@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import torch
 
-from ganon_utils.anonymize import anonymize_preprocessed
 from ganon_utils.evaluation.classifier_training import ClassifierConfig, balanced_class_weights, train_classifier
 from ganon_utils.evaluation.classifiers import ConvNextClassifier, convnext_classifier
 from ganon_utils.evaluation.training_scenario import (
@@ -21,31 +20,23 @@ from ganon_utils.evaluation.training_scenario import (
     ensure_train_val,
     version_faces,
 )
-from ganon_utils.preprocess import run_preprocess, tasks_from_folder
 from ganon_utils.readiness import run_problems
 from ganon_utils.weights import MissingWeightError, weight_path
-from tests.conftest import execute_notebook
+from tests.conftest import execute_notebook, stage01_with_dataset_manifest
 
 TINY = ClassifierConfig(architecture="convnext_tiny", pretrained=False, image_size=32, batch_size=4, epochs=2)
 
 
 @pytest.fixture(scope="module")
-def stage01(tmp_path_factory, demo_dir) -> Path:
+def stage01(portraits_stage01, tmp_path_factory) -> Path:
     """Stage 01 of the demo portraits plus an adapter-style dataset_manifest.csv with two labels."""
-    out = tmp_path_factory.mktemp("stage01") / "demo"
-    run_preprocess(tasks_from_folder(demo_dir / "portraits"), out, n_workers=0, progress=False)
-    manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False)
-    paths = manifest["source"]  # relative to the input folder, as an adapter's image_path
-    labels = ["happy" if i % 2 else "sad" for i in range(len(paths))]
-    pd.DataFrame({"image_path": paths, "split": "all", "label": labels}).to_csv(out / "dataset_manifest.csv", index=False)
-    return out
+    return stage01_with_dataset_manifest(portraits_stage01, tmp_path_factory.mktemp("labelled"),
+                                         {"label": lambda i: "happy" if i % 2 else "sad"})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def anonymized(stage01, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("stage03") / "demo"
-    anonymize_preprocessed(stage01, out, "blur9", progress=False)
-    return out
+def anonymized(portraits_baselines) -> Path:
+    return portraits_baselines
 
 
 @pytest.fixture(scope="module")

@@ -10,36 +10,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganon_utils.anonymize import anonymize_preprocessed
 from ganon_utils.evaluation.classifier_training import ClassifierConfig, train_classifier
 from ganon_utils.evaluation.classifiers import ConvNextClassifier, landmark_box
 from ganon_utils.evaluation.training_scenario import ensure_train_val, version_faces
 from ganon_utils.evaluation.traits import AgeGenderTraits, attribute_labels, multilabel_table, removal_rates
 from ganon_utils.image_io import load_image
-from ganon_utils.preprocess import run_preprocess, tasks_from_folder
 from ganon_utils.readiness import run_problems
-from tests.conftest import execute_notebook
+from tests.conftest import execute_notebook, stage01_with_dataset_manifest
 
 ATTRIBUTES = ["Male", "Smiling"]
 
 
 @pytest.fixture(scope="module")
-def stage01(tmp_path_factory, demo_dir) -> Path:
+def stage01(portraits_stage01, tmp_path_factory) -> Path:
     """Stage 01 of the demo portraits with a CelebA-style manifest (two attribute columns of 0/1)."""
-    out = tmp_path_factory.mktemp("stage01") / "demo"
-    run_preprocess(tasks_from_folder(demo_dir / "portraits"), out, n_workers=0, progress=False)
-    paths = pd.read_csv(out / "manifest.csv", keep_default_na=False)["source"]
-    pd.DataFrame({"image_path": paths, "split": "all", "Male": [i % 2 for i in range(len(paths))],
-                  "Smiling": [int(i % 3 == 0) for i in range(len(paths))]}).to_csv(out / "dataset_manifest.csv", index=False)  # fmt: skip
-    return out
+    return stage01_with_dataset_manifest(portraits_stage01, tmp_path_factory.mktemp("attributes"),
+                                         {"Male": lambda i: i % 2, "Smiling": lambda i: int(i % 3 == 0)})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def anonymized(stage01, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("stage03") / "demo"
-    for method in ("blur9", "pixel8"):
-        anonymize_preprocessed(stage01, out, method, progress=False)
-    return out
+def anonymized(portraits_baselines) -> Path:
+    return portraits_baselines
 
 
 def test_attribute_labels_join_the_celeba_manifest(stage01, tmp_path) -> None:

