@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The GPU measurements of issues 3 and 4 in one run, on a machine with only torch, numpy, pandas and
 # OpenCV (no MediaPipe): pix2pix training throughput (reference vs ours vs ours + compile, 512 px,
-# batch 32) and GANonymization throughput on the stored demo landmarks.
+# batch 32), GANonymization throughput on the stored demo landmarks, and the expression classifiers'
+# training throughput (ConvNeXt-base, 224 px, batch 32: authors' fp32 vs ours).
 #
 #   bash benchmarks/gpu_checks.sh [OUT_DIR]     # needs data/processed/demo (./run_all.sh makes it)
 #   SMOKE=1 PYTHON=.venv/bin/python bash benchmarks/gpu_checks.sh   # the same scripts, tiny, on the CPU
 #
-# Prints everything and, with OUT_DIR, also writes train_gpu.txt / anonymize_gpu.txt there.
+# Prints everything and, with OUT_DIR, also writes train_gpu.txt / anonymize_gpu.txt / train_classifier_gpu.txt there.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-}"
@@ -23,7 +24,10 @@ run() {  # name, command...
 if [[ -n "${SMOKE:-}" ]]; then
   run train_gpu "$python" benchmarks/train_gpu.py --device cpu --image-size 256 --batch-size 2 --steps 1
   run anonymize_gpu "$python" benchmarks/anonymize.py --stored-landmarks --faces 2 --batch-size 2 --device cpu
+  run train_classifier_gpu "$python" benchmarks/train_classifier.py --device cpu --architecture convnext_tiny \
+    --image-size 32 --batch-size 2 --steps 1
 else
-  run train_gpu timeout 330 "$python" benchmarks/train_gpu.py
-  run anonymize_gpu timeout 200 "$python" benchmarks/anonymize.py --stored-landmarks --faces 32 --batch-size 16 --device cuda
+  run train_gpu timeout 300 "$python" benchmarks/train_gpu.py
+  run anonymize_gpu timeout 150 "$python" benchmarks/anonymize.py --stored-landmarks --faces 32 --batch-size 16 --device cuda
+  run train_classifier_gpu timeout 100 "$python" benchmarks/train_classifier.py --device cuda
 fi

@@ -21,3 +21,20 @@ def resolve_device(name: str | torch.device = "auto", local_rank: int = 0) -> to
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local_rank)
     return device
+
+
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+"""Names of the numeric precisions a stage can run its network in; None means plain float32."""
+
+
+def precision_dtype(precision: str) -> torch.dtype | None:
+    """The autocast dtype of ``precision`` (``"fp32"``: None, no autocast); ValueError for an unknown name."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    return PRECISIONS[precision]
+
+
+def configure_cuda() -> None:
+    """Fixed input sizes: let cuDNN pick the fastest kernels; TF32 for whatever stays in float32."""
+    torch.backends.cudnn.benchmark = True
+    torch.set_float32_matmul_precision("high")

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 import torch
 
-from ganon_utils.evaluation.classifier_training import ClassifierConfig, balanced_class_weights, train_classifier
+from ganon_utils.evaluation.classifier_training import (
+    ClassifierConfig,
+    balanced_class_weights,
+    network_input,
+    run_network,
+    train_classifier,
+)
 from ganon_utils.evaluation.classifiers import ConvNextClassifier, convnext_classifier
 from ganon_utils.evaluation.training_scenario import (
     classification_table,
@@ -123,6 +129,28 @@ def test_early_stopping_ends_a_run_without_progress(stage01, labelled, tmp_path)
     run = train_classifier(faces[faces["split"] == "train"], faces[faces["split"] == "val"], ["happy", "sad"],
                            tmp_path / "frozen", frozen, device="cpu")  # fmt: skip
     assert run.epochs_run == 3  # epoch 1 sets the best loss, epochs 2-3 do not beat it
+
+
+def test_precision_sets_the_arithmetic_of_the_classifier_runs(stage01, labelled, tmp_path) -> None:
+    with pytest.raises(ValueError, match="precision"):
+        ClassifierConfig(precision="fp16")
+    model = convnext_classifier(2, "convnext_tiny").eval()
+    seen: list[torch.dtype] = []
+    model.features[0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    for precision in ("bf16", "fp32"):
+        batch = network_input(images, torch.nn.Identity(), torch.device("cpu"), precision)
+        assert batch.is_contiguous(memory_format=torch.channels_last) == (precision == "bf16")
+        assert run_network(model, batch, precision).dtype == torch.float32  # logits always float32
+    assert seen == [torch.bfloat16, torch.float32]
+    faces = version_faces(labelled, stage01, stage01, "original")
+    train, val = faces[faces["split"] == "train"], faces[faces["split"] == "val"]
+    runs = {p: train_classifier(train, val, ["happy", "sad"], tmp_path / p, ClassifierConfig(**{**TINY.__dict__, "epochs": 1, "precision": p}),
+                                device="cpu") for p in ("bf16", "fp32")}  # fmt: skip
+    a, b = (torch.load(runs[p].last, weights_only=True)["state_dict"] for p in ("bf16", "fp32"))
+    assert all(v.dtype == torch.float32 for v in a.values())  # weights stay float32 under autocast
+    assert not all(torch.equal(a[k], b[k]) for k in a)  # same seed and data: only the arithmetic differs
+    assert abs(runs["bf16"].log["train_loss"][0] - runs["fp32"].log["train_loss"][0]) < 0.1
 
 
 def test_imagenet_weights_are_read_from_torchvisions_cache_file(tmp_path, monkeypatch) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ganon_utils.anonymize.pipeline import PREPROCESS_FOLDER, anonymize_photos, anonymize_preprocessed
 from ganon_utils.anonymize.synthesis import GANONYMIZATION, missing_checkpoint_message
+from ganon_utils.devices import PRECISIONS
 from ganon_utils.preprocess.cli import add_stage_arguments, config_from_arguments
 
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "an addition of this package, not part of the paper")
     parser.add_argument("--batch-size", type=int, default=16, help="faces per generator call (16)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
-    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+    parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32",
                         help="generator arithmetic: fp32 (reference) or bf16 autocast (about 2x faster on CPUs "
                         "with bf16 and on GPUs; faces differ by a few grey levels)")
     parser.add_argument("--compile", action="store_true",

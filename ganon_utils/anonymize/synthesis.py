@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganon_utils.devices import resolve_device
+from ganon_utils.devices import precision_dtype, resolve_device
 from ganon_utils.pix2pix.checkpoints import (
     AUTHORS_WEIGHTS_SOURCE,
     CHECKPOINT_FORMAT,
@@ -207,9 +207,6 @@ def synthesize_faces(
     return faces.cpu().numpy()
 
 
-PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
-
-
 def compile_generator(generator: nn.Module) -> nn.Module:
     """``torch.compile`` for inference: static shapes, weights frozen into the graph.
 
@@ -256,8 +253,7 @@ class FaceSynthesizer:
         precision: str = "fp32",
         compile: bool = False,
     ) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        self._autocast_dtype = precision_dtype(precision)
         self.device = resolve_device(device)
         self.generator = generator.to(self.device).eval()
         self.image_size = int(image_size)
@@ -313,7 +309,7 @@ class FaceSynthesizer:
     def _run(self, landmark_batch: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
         try:
             return synthesize_faces(
-                self._network, landmark_batch, device=self.device, output_size=size, autocast_dtype=PRECISIONS[self.precision]
+                self._network, landmark_batch, device=self.device, output_size=size, autocast_dtype=self._autocast_dtype
             )
         except torch._dynamo.exc.BackendCompilerFailed as error:  # e.g. no C++ compiler for Inductor on the CPU
             reason = str(error).strip().splitlines()[0]

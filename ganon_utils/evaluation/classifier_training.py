@@ -4,7 +4,10 @@ The same classifier is trained once on the original faces and once on each metho
 train split, and every one is evaluated on the ORIGINAL validation faces. Recipe (the authors' classifier):
 torchvision ConvNeXt-base from ImageNet weights with a new last layer, cross-entropy with class weights from
 the train split, AdamW (lr 3e-4, weight decay 1e-3), learning rate reduced on a validation-loss plateau of 3
-epochs, early stopping, random horizontal flip (p = 0.5), ImageNet transforms.
+epochs, early stopping, random horizontal flip (p = 0.5), ImageNet transforms. One deviation by default: the
+networks run under bf16 autocast in channels-last layout (``precision="bf16"``; weights, optimiser and
+losses stay float32), 2.5-3x faster than the authors' float32 on CPUs with bf16 and more on GPUs;
+``precision="fp32"`` trains as they did.
 
 Each run writes ``<output_dir>/last.pt`` after every epoch (the next call resumes from it), ``best.pt``
 (lowest validation loss, the one that is evaluated), ``log.csv`` and ``config.json``.
@@ -27,7 +30,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from ganon_utils.atomic_files import atomic_path, write_csv_atomic, write_text_atomic
-from ganon_utils.devices import resolve_device
+from ganon_utils.devices import configure_cuda, precision_dtype, resolve_device
 from ganon_utils.evaluation.classifiers import (
     CLASSIFIER_FORMAT,
     PAPER_ARCHITECTURE,
@@ -62,6 +65,10 @@ class ClassifierConfig:
     multi_label: bool = False  # one sigmoid output per class and binary cross-entropy (CelebA's attributes)
     num_workers: int = 0
     seed: int = 0
+    precision: str = "bf16"  # "bf16": autocast + channels-last (our default, faster); "fp32": the authors' arithmetic
+
+    def __post_init__(self) -> None:
+        precision_dtype(self.precision)  # ValueError for an unknown name, before any work
 
 
 class FaceImages(Dataset):
@@ -122,14 +129,29 @@ def correct_predictions(logits: Tensor, targets: Tensor) -> float:
     return float((logits.argmax(dim=1) == targets).sum())
 
 
-def evaluate_loss(model: nn.Module, loader: DataLoader, transform: nn.Module, loss: nn.Module, device: torch.device) -> tuple[float, float]:
+def network_input(images: Tensor, transform: nn.Module, device: torch.device, precision: str) -> Tensor:
+    """uint8 (N, 3, H, W) images -> the transformed float batch on ``device`` (channels-last unless fp32)."""
+    batch = transform(images.to(device).float().div_(255.0))
+    return batch if precision == "fp32" else batch.contiguous(memory_format=torch.channels_last)
+
+
+def run_network(model: nn.Module, batch: Tensor, precision: str) -> Tensor:
+    """float32 logits of ``model`` on ``batch``, under autocast for a reduced ``precision``."""
+    dtype = precision_dtype(precision)
+    with torch.autocast(batch.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        return model(batch).float()
+
+
+def evaluate_loss(
+    model: nn.Module, loader: DataLoader, transform: nn.Module, loss: nn.Module, device: torch.device, precision: str = "fp32"
+) -> tuple[float, float]:
     """(mean loss, accuracy) of ``model`` over ``loader`` (multi-label: mean per-class accuracy)."""
     model.eval()
     total, correct, count = 0.0, 0.0, 0
     with torch.inference_mode():
         for images, targets in loader:
-            images, targets = images.to(device), targets.to(device)
-            logits = model(transform(images.float().div_(255.0)))
+            targets = targets.to(device)
+            logits = run_network(model, network_input(images, transform, device, precision), precision)
             total += float(loss(logits, targets)) * len(targets)
             correct += correct_predictions(logits, targets)
             count += len(targets)
@@ -158,8 +180,12 @@ def train_classifier(
     record = {"config": fixed, "classes": list(classes), "train_faces": len(train), "val_faces": len(val)}
     _check_record(output_dir / "config.json", record)
     device_ = resolve_device(device)
+    if device_.type == "cuda":
+        configure_cuda()
     torch.manual_seed(config.seed)
     model = convnext_classifier(len(classes), config.architecture, config.pretrained).to(device_)
+    if config.precision != "fp32":
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", patience=config.lr_plateau_patience)
     if config.multi_label:
@@ -189,14 +215,15 @@ def train_classifier(
         model.train()
         total, count = 0.0, 0
         for images, labels in train_loader:
-            images, labels = images.to(device_), labels.to(device_)
-            batch_loss = loss(model(train_transform(images.float().div_(255.0))), labels)
+            labels = labels.to(device_)
+            logits = run_network(model, network_input(images, train_transform, device_, config.precision), config.precision)
+            batch_loss = loss(logits, labels)
             optimizer.zero_grad(set_to_none=True)
             batch_loss.backward()
             optimizer.step()
             total += float(batch_loss.detach()) * len(labels)
             count += len(labels)
-        val_loss, val_accuracy = evaluate_loss(model, val_loader, eval_transform, loss, device_)
+        val_loss, val_accuracy = evaluate_loss(model, val_loader, eval_transform, loss, device_, config.precision)
         scheduler.step(val_loss)
         improved = val_loss < state["best_val_loss"]
         state = {"epoch": epoch, "best_val_loss": min(val_loss, state["best_val_loss"]),

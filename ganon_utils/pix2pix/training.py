@@ -41,7 +41,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ganon_utils.atomic_files import atomic_path, write_csv_atomic, write_text_atomic
-from ganon_utils.devices import resolve_device
+from ganon_utils.devices import configure_cuda, resolve_device
 from ganon_utils.image_io import save_png
 from ganon_utils.pix2pix.checkpoints import (
     TrainingState,
@@ -261,12 +261,6 @@ def autocast_dtype_for(config: TrainConfig, device: torch.device) -> torch.dtype
 
 def uses_channels_last(config: TrainConfig, device: torch.device) -> bool:
     return config.channels_last and device.type == "cuda"
-
-
-def configure_cuda() -> None:
-    """Fixed input sizes: let cuDNN pick the fastest kernels; TF32 for whatever stays in float32."""
-    torch.backends.cudnn.benchmark = True
-    torch.set_float32_matmul_precision("high")
 
 
 def maybe_compile(module: nn.Module, enabled: bool) -> nn.Module:
