@@ -110,7 +110,7 @@ def test_training_resumes_to_the_same_weights_and_checks_its_settings(stage01, l
     assert full.epochs_run == 3 and full.log["epoch"].tolist() == [1, 2, 3]
     part = train_classifier(train, val, classes, tmp_path / "part", TINY, device="cpu")
     assert part.epochs_run == 2
-    with pytest.raises(ValueError, match="other settings"):  # another learning rate would mix two runs
+    with pytest.raises(ValueError, match=r"other settings \(config.lr: 0.0003 -> 0.001\)"):  # another learning rate would mix two runs
         train_classifier(train, val, classes, tmp_path / "part", ClassifierConfig(**{**three.__dict__, "lr": 1e-3}), device="cpu")
     resumed = train_classifier(train, val, classes, tmp_path / "part", three, device="cpu")  # more epochs: continues
     assert resumed.epochs_run == 1
