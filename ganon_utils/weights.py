@@ -4,13 +4,19 @@ The paper's models (RetinaFace, the head-segmentation U-Net, Facenet512, the aut
 generator) need weight files that are downloaded from GitHub releases, Google Drive or Hugging
 Face. Stages never download anything themselves: they ask :func:`require_weight`, which returns the
 path of a present file or raises :class:`MissingWeightError` naming the file, where it must go and
-where to get it. Offline backends (the demo profile) need no entry here.
+where to get it. Where the publisher's checksum is known (torchvision names its files after the first
+hex digits of their SHA-256), a file that does not match it is used but flagged with a
+:class:`WeightChecksumWarning`, which the notebook reports show. Offline backends (the demo profile)
+need no entry here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,10 +31,15 @@ class WeightFile:
     relative_path: str
     home: str  # "deepface" ($DEEPFACE_HOME/.deepface/weights), "torch" (torch.hub's checkpoints) or "project" (weights_dir())
     source: str
+    sha256_prefix: str | None = None  # leading hex digits of the published file's SHA-256, where known
 
 
 class MissingWeightError(FileNotFoundError):
     """A weight file is absent; the message names the file, its location and its source."""
+
+
+class WeightChecksumWarning(UserWarning):
+    """A weight file is present but is not the published one (its SHA-256 differs)."""
 
 
 WEIGHT_FILES: dict[str, WeightFile] = {
@@ -59,6 +70,7 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             home="torch",
             source="https://download.pytorch.org/models/convnext_base-6075fbad.pth (torchvision downloads it there "
             "itself when online)",
+            sha256_prefix="6075fbad",
         ),
         WeightFile(
             key="convnext_tiny_imagenet",
@@ -67,6 +79,7 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             home="torch",
             source="https://download.pytorch.org/models/convnext_tiny-983f1562.pth (torchvision downloads it there "
             "itself when online)",
+            sha256_prefix="983f1562",
         ),
         WeightFile(
             key="facenet512",
@@ -115,11 +128,34 @@ def missing_weight_message(key: str) -> str:
 
 
 def require_weight(key: str) -> Path:
-    """Return the path of weight file ``key``; raise :class:`MissingWeightError` if it is absent."""
+    """Return the path of weight file ``key``; raise :class:`MissingWeightError` if it is absent.
+
+    A present file whose SHA-256 does not start with the published prefix is returned with a
+    :class:`WeightChecksumWarning` (a re-saved, fine-tuned or corrupted file: results would not be the paper's).
+    """
     path = weight_path(key)
     if not path.is_file() or path.stat().st_size == 0:
         raise MissingWeightError(missing_weight_message(key))
+    expected = WEIGHT_FILES[key].sha256_prefix
+    if expected is not None:
+        stat = path.stat()
+        digest = file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+        if not digest.startswith(expected):
+            warnings.warn(f"{path} is not the published {WEIGHT_FILES[key].description} file: its SHA-256 starts with "
+                          f"{digest[:len(expected)]}, the published one with {expected}; results made with it are not "
+                          f"comparable with the paper's (get the file from {WEIGHT_FILES[key].source})",
+                          WeightChecksumWarning, stacklevel=2)  # fmt: skip
     return path
+
+
+@lru_cache(maxsize=32)
+def file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """Hex SHA-256 of a file, computed once per (path, size, modification time) in a process."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def packaged_model_file(package: str, relative_path: str, purpose: str) -> Path:

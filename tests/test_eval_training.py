@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +30,7 @@ from ganon_utils.evaluation.training_scenario import (
     version_faces,
 )
 from ganon_utils.readiness import run_problems
-from ganon_utils.weights import MissingWeightError, weight_path
+from ganon_utils.weights import WEIGHT_FILES, MissingWeightError, WeightChecksumWarning, weight_path
 from tests.conftest import execute_notebook, stage01_with_dataset_manifest
 
 TINY = ClassifierConfig(architecture="convnext_tiny", pretrained=False, image_size=32, batch_size=4, epochs=2)
@@ -164,9 +167,15 @@ def test_imagenet_weights_are_read_from_torchvisions_cache_file(tmp_path, monkey
     path = weight_path("convnext_tiny_imagenet")
     path.parent.mkdir(parents=True)
     torch.save(imagenet, path)
-    model = convnext_classifier(3, "convnext_tiny", pretrained=True)
+    with pytest.warns(WeightChecksumWarning, match="SHA-256 starts with [0-9a-f]{8}, the published one with 983f1562"):
+        model = convnext_classifier(3, "convnext_tiny", pretrained=True)  # random weights: not torchvision's file
     assert torch.equal(model.features[0][0].weight, imagenet["features.0.0.weight"])
     assert model.classifier[-1].out_features == 3
+    published = replace(WEIGHT_FILES["convnext_tiny_imagenet"], sha256_prefix=hashlib.sha256(path.read_bytes()).hexdigest()[:8])
+    monkeypatch.setitem(WEIGHT_FILES, "convnext_tiny_imagenet", published)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the file with the published checksum passes silently
+        convnext_classifier(3, "convnext_tiny", pretrained=True)
 
 
 def test_readiness_knows_the_training_scenarios_inputs_and_outputs(tmp_path, monkeypatch) -> None:
