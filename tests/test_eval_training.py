@@ -115,7 +115,8 @@ def test_training_resumes_to_the_same_weights_and_checks_its_settings(stage01, l
     assert part.epochs_run == 2
     with pytest.raises(ValueError, match=r"other settings \(config.lr: 0.0003 -> 0.001\)"):  # another learning rate would mix two runs
         train_classifier(train, val, classes, tmp_path / "part", ClassifierConfig(**{**three.__dict__, "lr": 1e-3}), device="cpu")
-    resumed = train_classifier(train, val, classes, tmp_path / "part", three, device="cpu")  # more epochs: continues
+    # More epochs continue the run; DataLoader workers (persistent across epochs) read the same batches.
+    resumed = train_classifier(train, val, classes, tmp_path / "part", replace(three, num_workers=2), device="cpu")
     assert resumed.epochs_run == 1
     a = torch.load(full.last, weights_only=True)["state_dict"]
     b = torch.load(resumed.last, weights_only=True)["state_dict"]
