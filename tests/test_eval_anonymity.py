@@ -180,6 +180,7 @@ def test_readiness_lists_the_recogniser_weight_and_the_stage03_folders(tmp_path,
     assert len(problems) == 1 and "facenet512_weights.pth" in problems[0]
 
 
+@pytest.mark.slow
 def test_notebook_04_runs_with_papermill(stage01, anonymized, tmp_path, monkeypatch) -> None:
     import papermill
 

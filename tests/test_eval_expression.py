@@ -179,6 +179,7 @@ def test_readiness_lists_each_datasets_classifier_checkpoint(tmp_path) -> None:
         assert any(str(tmp_path / dataset / "ganonymization" / "manifest.csv") in p for p in problems)
 
 
+@pytest.mark.slow
 def test_notebook_06_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
     import papermill
 

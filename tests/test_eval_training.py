@@ -197,6 +197,7 @@ def test_readiness_knows_the_training_scenarios_inputs_and_outputs(tmp_path, mon
     assert any(str(tmp_path / "models" / "ckplus" / "original" / "best.pt") in p for p in alone)
 
 
+@pytest.mark.slow
 def test_notebook_05_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
 
     results = tmp_path / "results"

@@ -113,6 +113,7 @@ def test_readiness_of_the_trait_notebook(tmp_path, monkeypatch) -> None:
     assert any(str(tmp_path / "celeba") in p for p in problems)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["model", "dataset"])
 def test_notebook_07_runs_with_papermill(stage01, anonymized, tmp_path, source) -> None:
     results = tmp_path / "results"
