@@ -62,6 +62,19 @@ def stage01_with_dataset_manifest(stage01: Path, destination: Path, columns: dic
     return copy
 
 
+def as_named_dataset(name: str, stage01: Path, anonymized: Path, methods: dict[str, str], root: Path) -> tuple[Path, Path]:
+    """(preprocess_root, anonymized_root) under ``root`` in which ``stage01`` and its stage-03 folders appear as
+    dataset ``name`` (symbolic links, nothing copied); ``methods`` maps each method name to its folder in
+    ``anonymized`` (e.g. a baseline standing in for an external method such as ``ciagan``)."""
+    preprocess_root, anonymized_root = root / "processed", root / "anonymized"
+    preprocess_root.mkdir(parents=True)
+    (preprocess_root / name).symlink_to(stage01, target_is_directory=True)
+    (anonymized_root / name).mkdir(parents=True)
+    for method, folder in methods.items():
+        (anonymized_root / name / method).symlink_to(anonymized / folder, target_is_directory=True)
+    return preprocess_root, anonymized_root
+
+
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     """A real, public-domain face photo (NASA), 512x512 RGB."""

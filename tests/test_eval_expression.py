@@ -24,12 +24,13 @@ from ganon_utils.evaluation.expression import (
     class_probabilities,
     compare_methods,
     mean_differences,
+    mean_differences_vs_paper,
     probability_differences,
 )
 from ganon_utils.evaluation.statistics import bonferroni, effect_size_r, significance_stars, wilcoxon_signed_rank
 from ganon_utils.image_io import load_image
 from ganon_utils.readiness import run_problems
-from tests.conftest import execute_notebook
+from tests.conftest import as_named_dataset, execute_notebook
 
 METHODS = ["pixel8", "blur9"]
 
@@ -80,6 +81,18 @@ def test_wilcoxon_z_is_the_normal_approximation_of_the_smaller_rank_sum() -> Non
 
 
 # --- classifiers ------------------------------------------------------------------------------------
+
+
+def test_table2_is_compared_with_the_papers_values_for_its_datasets_and_methods() -> None:
+    differences = pd.DataFrame({"face_id": ["f1", "f1", "f1", "f1"], "method": ["ganonymization", "ganonymization", "pixel8", "ciagan"],
+                                "emotion": ["sad", "contempt", "sad", "sad"], "difference": [0.2, 0.4, 0.3, 0.1]})  # fmt: skip
+    versus = mean_differences_vs_paper(mean_differences(differences), "FACES")
+    # FACES has no contempt in the paper, pixelation is not in the paper's Table 2; "sad" is the paper's "Sadness".
+    assert versus.to_dict("records") == [
+        {"emotion": "sad", "method": "ganonymization", "ours": 0.2, "paper": 0.13},
+        {"emotion": "sad", "method": "ciagan", "ours": 0.1, "paper": 0.15},
+    ]
+    assert mean_differences_vs_paper(mean_differences(differences), "demo").empty
 
 
 def test_landmark_box_grows_and_clips() -> None:
@@ -183,16 +196,22 @@ def test_readiness_lists_each_datasets_classifier_checkpoint(tmp_path) -> None:
 def test_notebook_06_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
     import papermill
 
+    # The faces appear as dataset "ckplus" with blur17 standing in for CIAGAN, so the paper's values are shown.
+    methods = {"pixel8": "pixel8", "blur9": "blur9", "ciagan": "blur17"}
+    preprocess_root, anonymized_root = as_named_dataset("ckplus", stage01, anonymized, methods, tmp_path / "data")
     results = tmp_path / "results"
-    parameters = {"datasets": [stage01.name], "preprocess_root": str(stage01.parent),
-                  "anonymized_root": str(anonymized.parent), "methods": METHODS, "reference_method": "pixel8",
-                  "results_dir": str(results)}  # fmt: skip
+    parameters = {"datasets": ["ckplus"], "preprocess_root": str(preprocess_root), "anonymized_root": str(anonymized_root),
+                  "methods": list(methods), "reference_method": "pixel8", "results_dir": str(results)}  # fmt: skip
     execute_notebook("06_eval_emotion_inference", str(tmp_path / "06.ipynb"), parameters)
-    table2 = pd.read_csv(results / "tables" / f"table2_mean_differences_{stage01.name}.csv")
+    table2 = pd.read_csv(results / "tables" / "table2_mean_differences_ckplus.csv")
     assert table2["emotion"].tolist()[-1] == "mean" and len(table2) == 8
-    table3 = pd.read_csv(results / "tables" / f"table3_wilcoxon_{stage01.name}.csv")
-    assert set(table3["method"]) == {"blur9"} and len(table3) == 7
-    assert (results / "figures" / f"fig7_expression_differences_{stage01.name}.png").is_file()
+    table3 = pd.read_csv(results / "tables" / "table3_wilcoxon_ckplus.csv")
+    assert set(table3["method"]) == {"blur9", "ciagan"} and len(table3) == 14
+    versus = pd.read_csv(results / "tables" / "table2_vs_paper_ckplus.csv")
+    # FER's classes in the paper's CK+ columns (no neutral there); only CIAGAN is one of the paper's methods.
+    assert set(versus["method"]) == {"ciagan"} and sorted(versus["emotion"]) == ["angry", "disgust", "fear", "happy", "sad", "surprise"]
+    assert versus.set_index("emotion").loc["sad", "paper"] == 0.14
+    assert (results / "figures" / "fig7_expression_differences_ckplus.png").is_file()
     assert "Not the paper" in (tmp_path / "06.ipynb").read_text()
 
     parameters.update(classifier="convnext", classifier_checkpoint=str(tmp_path / "absent_{dataset}.pt"))

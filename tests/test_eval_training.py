@@ -23,6 +23,7 @@ from ganon_utils.evaluation.classifier_training import (
 )
 from ganon_utils.evaluation.classifiers import ConvNextClassifier, convnext_classifier
 from ganon_utils.evaluation.training_scenario import (
+    accuracy_vs_paper,
     classification_table,
     confusion_table,
     dataset_labels,
@@ -31,7 +32,7 @@ from ganon_utils.evaluation.training_scenario import (
 )
 from ganon_utils.readiness import run_problems
 from ganon_utils.weights import WEIGHT_FILES, MissingWeightError, WeightChecksumWarning, weight_path
-from tests.conftest import execute_notebook, stage01_with_dataset_manifest
+from tests.conftest import as_named_dataset, execute_notebook, stage01_with_dataset_manifest
 
 TINY = ClassifierConfig(architecture="convnext_tiny", pretrained=False, image_size=32, batch_size=4, epochs=2)
 
@@ -102,6 +103,15 @@ def test_metrics_tables() -> None:
     assert confusion.loc["a"].tolist() == pytest.approx([2 / 3, 1 / 3, 0, 0])
     assert confusion.loc["c", "a"] == 1.0 and confusion.loc["d"].sum() == 0
     np.testing.assert_allclose(balanced_class_weights(["a", "a", "a", "b"], ["a", "b", "c"]).numpy(), [4 / 9, 4 / 3, 0.0])
+
+
+def test_accuracy_is_compared_with_the_papers_table4_by_dataset_name() -> None:
+    reports = {"original": classification_table(["a", "b"], ["a", "b"], ["a", "b"]),
+               "pixel8": classification_table(["a", "b"], ["a", "a"], ["a", "b"])}  # fmt: skip
+    versus = accuracy_vs_paper(reports, "CKplus")
+    assert versus.loc["original"].tolist() == [1.0, 0.99]  # CK+ original: 0.99 in the paper
+    assert versus.loc["pixel8", "accuracy"] == 0.5 and np.isnan(versus.loc["pixel8", "paper_accuracy"])  # not in the paper
+    assert accuracy_vs_paper(reports, "demo")["paper_accuracy"].isna().all()
 
 
 def test_training_resumes_to_the_same_weights_and_checks_its_settings(stage01, labelled, tmp_path) -> None:
@@ -200,15 +210,20 @@ def test_readiness_knows_the_training_scenarios_inputs_and_outputs(tmp_path, mon
 @pytest.mark.slow
 def test_notebook_05_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
 
+    # The labelled faces appear as dataset "faces", so the paper's accuracy is shown beside ours.
+    preprocess_root, anonymized_root = as_named_dataset("faces", stage01, anonymized, {"blur9": "blur9"}, tmp_path / "data")
     results = tmp_path / "results"
-    parameters = {"datasets": [stage01.name], "preprocess_root": str(stage01.parent),
-                  "anonymized_root": str(anonymized.parent), "versions": ["original", "blur9"],
+    parameters = {"datasets": ["faces"], "preprocess_root": str(preprocess_root),
+                  "anonymized_root": str(anonymized_root), "versions": ["original", "blur9"],
                   "label_source": "dataset", "models_root": str(tmp_path / "models"), "image_size": 32, "epochs": 1,
                   "results_dir": str(results)}  # fmt: skip
     execute_notebook("05_eval_emotion_training", str(tmp_path / "05.ipynb"), parameters)
-    table4 = pd.read_csv(results / "tables" / f"table4_f1_{stage01.name}.csv")
+    table4 = pd.read_csv(results / "tables" / "table4_f1_faces.csv")
     assert table4["class"].tolist() == ["happy", "sad", "accuracy", "macro avg", "weighted avg"]
     assert {"Original", "Blur 9x9 kernel"} <= set(table4.columns)
-    assert (tmp_path / "models" / stage01.name / "original" / "best.pt").is_file()
-    assert (results / "figures" / f"fig10_confusion_{stage01.name}.png").is_file()
+    versus = pd.read_csv(results / "tables" / "table4_accuracy_vs_paper_faces.csv").set_index("version")
+    assert versus.loc["original", "paper_accuracy"] == 0.97 and np.isnan(versus.loc["blur9", "paper_accuracy"])
+    assert versus.loc["original", "accuracy"] == pytest.approx(table4.set_index("class").loc["accuracy", "Original"])
+    assert (tmp_path / "models" / "faces" / "original" / "best.pt").is_file()
+    assert (results / "figures" / "fig10_confusion_faces.png").is_file()
     assert "Not the paper" in (tmp_path / "05.ipynb").read_text()

@@ -20,9 +20,64 @@ from ganon_utils.evaluation.probabilities import (
 )
 from ganon_utils.evaluation.statistics import bonferroni, significance_stars, wilcoxon_signed_rank
 
-__all__ = ["class_probabilities", "compare_methods", "mean_differences", "probability_differences"]
+__all__ = [
+    "class_probabilities",
+    "compare_methods",
+    "mean_differences",
+    "mean_differences_vs_paper",
+    "paper_emotion",
+    "probability_differences",
+]
 
 REFERENCE_METHOD = "ganonymization"
+
+
+def _paper_rows(rows: dict[str, tuple[float, float, float]]) -> dict[str, dict[str, float]]:
+    """{method: {emotion: value}} from the paper's (Ours, DP2, CIAGAN) columns, one row per emotion."""
+    methods = ("ganonymization", "deepprivacy2", "ciagan")
+    return {m: {emotion: values[i] for emotion, values in rows.items()} for i, m in enumerate(methods)}
+
+
+PAPER_TABLE2: dict[str, dict[str, dict[str, float]]] = {
+    "affectnet": _paper_rows({
+        "neutral": (0.09, 0.17, 0.10), "anger": (0.14, 0.19, 0.15), "contempt": (0.09, 0.18, 0.10),
+        "disgust": (0.10, 0.19, 0.12), "fear": (0.15, 0.12, 0.11), "happy": (0.13, 0.11, 0.10),
+        "sadness": (0.10, 0.16, 0.09), "surprise": (0.10, 0.20, 0.10),
+    }),
+    "ckplus": _paper_rows({
+        "anger": (0.14, 0.30, 0.18), "contempt": (0.09, 0.25, 0.04), "disgust": (0.21, 0.30, 0.23),
+        "fear": (0.06, 0.08, 0.06), "happy": (0.07, 0.31, 0.19), "sadness": (0.09, 0.14, 0.14),
+        "surprise": (0.08, 0.26, 0.05),
+    }),
+    "faces": _paper_rows({
+        "neutral": (0.11, 0.31, 0.12), "anger": (0.11, 0.36, 0.14), "disgust": (0.08, 0.18, 0.15),
+        "fear": (0.02, 0.16, 0.07), "happy": (0.04, 0.17, 0.02), "sadness": (0.13, 0.31, 0.15),
+    }),
+}  # fmt: skip
+"""The paper's Table 2 (mean |p_orig - p_anon|, two decimals): dataset -> method -> emotion."""
+
+EMOTION_SYNONYMS = {"sad": "sadness", "angry": "anger", "happiness": "happy", "surprised": "surprise", "neutrality": "neutral"}
+"""Class names of the adapters and of FER2013 that the paper spells differently."""
+
+
+def paper_emotion(name: str) -> str:
+    """The paper's spelling of an emotion class name (``sad`` -> ``sadness``, ``angry`` -> ``anger``)."""
+    name = name.strip().lower()
+    return EMOTION_SYNONYMS.get(name, name)
+
+
+def mean_differences_vs_paper(table2: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Long table ``emotion, method, ours, paper`` for the cells of Table 2 the paper reports for ``dataset``.
+
+    ``table2`` is :func:`mean_differences` (emotions x method ids). Empty when the paper has no values for the
+    dataset (matched by name, ignoring case) or for any of its methods.
+    """
+    paper = PAPER_TABLE2.get(dataset.lower(), {})
+    rows = [{"emotion": emotion, "method": method, "ours": float(table2.loc[emotion, method]),
+             "paper": paper[method][paper_emotion(emotion)]}
+            for method in table2.columns if method in paper
+            for emotion in table2.index if paper_emotion(emotion) in paper[method]]  # fmt: skip
+    return pd.DataFrame(rows, columns=["emotion", "method", "ours", "paper"])
 
 
 def probability_differences(probabilities: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,13 @@ from ganon_utils.evaluation.classifiers import ExpressionClassifier, landmark_bo
 from ganon_utils.image_io import image_id_for, load_image
 from ganon_utils.preprocess.pipeline import read_stage_outputs
 
+PAPER_TABLE4_ACCURACY: dict[str, dict[str, float]] = {
+    "affectnet": {"original": 0.58, "ganonymization": 0.37, "deepprivacy2": 0.30, "ciagan": 0.38},
+    "ckplus": {"original": 0.99, "ganonymization": 0.69, "deepprivacy2": 0.46, "ciagan": 0.62},
+    "faces": {"original": 0.97, "ganonymization": 0.81, "deepprivacy2": 0.67, "ciagan": 0.75},
+}  # fmt: skip
+"""The paper's overall score (Table 4's accuracy row, section 4.2) per dataset and training version."""
+
 DATASET_MANIFEST = "dataset_manifest.csv"
 LABEL_SOURCES = ("dataset", "model")
 TRAIN, VAL = "train", "val"
@@ -131,3 +138,15 @@ def confusion_table(y_true: Sequence[str], y_pred: Sequence[str], classes: Seque
     totals = matrix.sum(axis=1, keepdims=True)
     normalised = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
     return pd.DataFrame(normalised, index=pd.Index(classes, name="true"), columns=pd.Index(classes, name="predicted"))
+
+
+def accuracy_vs_paper(reports: dict[str, pd.DataFrame], dataset: str) -> pd.DataFrame:
+    """Accuracy per training version (``reports``: version -> :func:`classification_table`) next to the paper's.
+
+    Rows: versions; columns ``accuracy`` and ``paper_accuracy`` (NaN where the paper reports none, e.g. the
+    demo data or a baseline it did not train on). ``dataset`` is matched by name, ignoring case.
+    """
+    paper = PAPER_TABLE4_ACCURACY.get(dataset.lower(), {})
+    rows = [{"version": v, "accuracy": float(r.loc["accuracy", "f1"]), "paper_accuracy": paper.get(v, np.nan)}
+            for v, r in reports.items()]  # fmt: skip
+    return pd.DataFrame(rows, columns=["version", "accuracy", "paper_accuracy"]).set_index("version")
