@@ -22,7 +22,10 @@ from ganon_utils.evaluation.classifiers import (
 )
 from ganon_utils.evaluation.expression import (
     class_probabilities,
+    PAPER_TABLE3,
+    PAPER_TABLE3_N,
     compare_methods,
+    compare_methods_vs_paper,
     mean_differences,
     mean_differences_vs_paper,
     probability_differences,
@@ -93,6 +96,31 @@ def test_table2_is_compared_with_the_papers_values_for_its_datasets_and_methods(
         {"emotion": "sad", "method": "ciagan", "ours": 0.1, "paper": 0.15},
     ]
     assert mean_differences_vs_paper(mean_differences(differences), "demo").empty
+
+
+def test_papers_table3_as_transcribed_satisfies_r_equals_z_over_sqrt_n() -> None:
+    implied = {}
+    for dataset, methods in PAPER_TABLE3.items():
+        for method, rows in methods.items():
+            for emotion, (p_text, z, r) in rows.items():
+                assert p_text.rstrip("*") in ("< 0.001",) or 0 <= float(p_text.rstrip("*")) <= 1
+                implied[dataset, method, emotion] = round((z / r) ** 2)
+    printed = {key: PAPER_TABLE3_N[key[0]] for key in implied}
+    differing = {key: n for key, n in implied.items() if n != printed[key]}
+    assert set(differing.values()) == {2825} and {(d, m) for d, m, _ in differing} == {("affectnet", "ciagan")}
+
+
+def test_table3_is_compared_with_the_papers_rows() -> None:
+    rng = np.random.default_rng(0)
+    differences = pd.DataFrame({"face_id": np.repeat([f"f{i}" for i in range(30)], 2), "emotion": ["sad", "anger"] * 30,
+                                "method": "ganonymization", "difference": rng.random(60) * 0.1})  # fmt: skip
+    other = differences.assign(method="deepprivacy2", difference=differences["difference"] + 0.05)
+    table3 = compare_methods(pd.concat([differences, other]))
+    versus = compare_methods_vs_paper(table3, "ckplus").set_index("emotion")
+    assert versus.loc["sad", "paper_Z"] == -1.454264 and versus.loc["sad", "paper_p"] == "0.146"  # "sad" = sadness
+    assert versus.loc["anger", "paper_p"] == "< 0.001***" and (versus["paper_N"] == 68).all()
+    assert (versus["N"] == 30).all() and (versus["significance"] == "***").all()  # every pair differs by 0.05
+    assert compare_methods_vs_paper(table3, "demo").empty
 
 
 def test_landmark_box_grows_and_clips() -> None:
@@ -196,21 +224,25 @@ def test_readiness_lists_each_datasets_classifier_checkpoint(tmp_path) -> None:
 def test_notebook_06_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
     import papermill
 
-    # The faces appear as dataset "ckplus" with blur17 standing in for CIAGAN, so the paper's values are shown.
-    methods = {"pixel8": "pixel8", "blur9": "blur9", "ciagan": "blur17"}
-    preprocess_root, anonymized_root = as_named_dataset("ckplus", stage01, anonymized, methods, tmp_path / "data")
+    # The faces appear as dataset "ckplus", baselines standing in for the paper's three methods, so the notebook
+    # also shows the paper's values; pixel8 stays itself (not in the paper's tables).
+    methods = {"ganonymization": "blur9", "deepprivacy2": "pixel8", "ciagan": "blur17"}
+    preprocess_root, anonymized_root = as_named_dataset("ckplus", stage01, anonymized, {**methods, "pixel8": "pixel8"}, tmp_path / "data")
     results = tmp_path / "results"
     parameters = {"datasets": ["ckplus"], "preprocess_root": str(preprocess_root), "anonymized_root": str(anonymized_root),
-                  "methods": list(methods), "reference_method": "pixel8", "results_dir": str(results)}  # fmt: skip
+                  "methods": [*methods, "pixel8"], "reference_method": "ganonymization", "results_dir": str(results)}  # fmt: skip
     execute_notebook("06_eval_emotion_inference", str(tmp_path / "06.ipynb"), parameters)
     table2 = pd.read_csv(results / "tables" / "table2_mean_differences_ckplus.csv")
     assert table2["emotion"].tolist()[-1] == "mean" and len(table2) == 8
     table3 = pd.read_csv(results / "tables" / "table3_wilcoxon_ckplus.csv")
-    assert set(table3["method"]) == {"blur9", "ciagan"} and len(table3) == 14
-    versus = pd.read_csv(results / "tables" / "table2_vs_paper_ckplus.csv")
-    # FER's classes in the paper's CK+ columns (no neutral there); only CIAGAN is one of the paper's methods.
-    assert set(versus["method"]) == {"ciagan"} and sorted(versus["emotion"]) == ["angry", "disgust", "fear", "happy", "sad", "surprise"]
-    assert versus.set_index("emotion").loc["sad", "paper"] == 0.14
+    assert set(table3["method"]) == {"deepprivacy2", "ciagan", "pixel8"} and len(table3) == 21
+    # FER's classes in the paper's CK+ rows (no neutral there), only for the paper's methods.
+    fer_in_ckplus = ["angry", "disgust", "fear", "happy", "sad", "surprise"]
+    versus2 = pd.read_csv(results / "tables" / "table2_vs_paper_ckplus.csv")
+    assert set(versus2["method"]) == set(methods) and sorted(set(versus2["emotion"])) == fer_in_ckplus and len(versus2) == 18
+    assert versus2.set_index(["method", "emotion"]).loc[("ciagan", "sad"), "paper"] == 0.14
+    versus3 = pd.read_csv(results / "tables" / "table3_vs_paper_ckplus.csv")
+    assert set(versus3["method"]) == {"deepprivacy2", "ciagan"} and len(versus3) == 12 and (versus3["paper_N"] == 68).all()
     assert (results / "figures" / "fig7_expression_differences_ckplus.png").is_file()
     assert "Not the paper" in (tmp_path / "06.ipynb").read_text()
 

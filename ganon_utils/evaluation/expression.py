@@ -23,6 +23,7 @@ from ganon_utils.evaluation.statistics import bonferroni, significance_stars, wi
 __all__ = [
     "class_probabilities",
     "compare_methods",
+    "compare_methods_vs_paper",
     "mean_differences",
     "mean_differences_vs_paper",
     "paper_emotion",
@@ -55,6 +56,55 @@ PAPER_TABLE2: dict[str, dict[str, dict[str, float]]] = {
     }),
 }  # fmt: skip
 """The paper's Table 2 (mean |p_orig - p_anon|, two decimals): dataset -> method -> emotion."""
+
+PAPER_TABLE3: dict[str, dict[str, dict[str, tuple[str, float, float]]]] = {
+    "affectnet": {
+        "deepprivacy2": {
+            "neutral": ("< 0.001***", -26.149391, -0.499194), "anger": ("< 0.001***", -10.844502, -0.207023),
+            "contempt": ("< 0.001***", -26.046682, -0.497233), "disgust": ("< 0.001***", -25.431412, -0.485488),
+            "fear": ("< 0.001***", -15.905089, -0.303630), "happy": ("< 0.001***", -12.989478, -0.247970),
+            "sadness": ("< 0.001***", -4.724173, -0.090185), "surprise": ("< 0.001***", -25.921903, -0.494851),
+        },
+        "ciagan": {
+            "neutral": ("0.119", -26.183915, -0.492635), "anger": ("1.000", -10.331517, -0.194381),
+            "contempt": ("0.013*", -26.187686, -0.492706), "disgust": ("< 0.001***", -25.441451, -0.478666),
+            "fear": ("< 0.001***", -15.850979, -0.298227), "happy": ("< 0.001***", -12.821720, -0.241233),
+            "sadness": ("< 0.001***", -4.195525, -0.078936), "surprise": ("0.034*", -26.142871, -0.491863),
+        },
+    },
+    "ckplus": {
+        "deepprivacy2": {
+            "anger": ("< 0.001***", -3.941178, -0.477938), "contempt": ("< 0.001***", -4.326130, -0.524620),
+            "disgust": ("< 0.001***", -3.635660, -0.440889), "fear": ("0.002**", -3.067397, -0.371977),
+            "happy": ("< 0.001***", -3.415688, -0.414213), "sadness": ("0.146", -1.454264, -0.176355),
+            "surprise": ("0.051", -1.949203, -0.236376),
+        },
+        "ciagan": {
+            "anger": ("< 0.001***", -3.415688, -0.414213), "contempt": ("< 0.001***", -6.495306, -0.787672),
+            "disgust": ("0.158", -1.411492, -0.171169), "fear": ("0.001**", -3.201825, -0.388278),
+            "happy": ("< 0.001***", -3.440129, -0.417177), "sadness": ("< 0.001***", -4.741634, -0.575008),
+            "surprise": ("< 0.001***", -4.069495, -0.493499),
+        },
+    },
+    "faces": {
+        "deepprivacy2": {
+            "neutral": ("< 0.001***", -6.869167, -0.469567), "happy": ("0.965", -0.043556, -0.002977),
+            "sadness": ("< 0.001***", -4.305428, -0.294313), "fear": ("0.287", -1.064641, -0.072777),
+            "disgust": ("0.014*", -2.459535, -0.168130), "anger": ("< 0.001***", -6.771028, -0.462858),
+        },
+        "ciagan": {
+            "neutral": ("< 0.001***", -4.080480, -0.278936), "happy": ("0.102", -1.633626, -0.111672),
+            "sadness": ("0.018*", -2.366910, -0.161799), "fear": ("< 0.001***", -8.291628, -0.566804),
+            "disgust": ("< 0.001***", -8.192387, -0.560020), "anger": ("0.052", -1.945685, -0.133004),
+        },
+    },
+}  # fmt: skip
+"""The paper's Table 3, GANonymization vs DeepPrivacy2 / CIAGAN: dataset -> method -> emotion -> (p with stars
+as printed, Z, r). Every row satisfies r = Z / sqrt(N) with the printed N except AffectNet's CIAGAN rows, which
+imply N = 2825 (the table prints 2744 for both comparisons); the values are kept as printed."""
+
+PAPER_TABLE3_N = {"affectnet": 2744, "ckplus": 68, "faces": 214}
+"""The N column of the paper's Table 3 per dataset."""
 
 EMOTION_SYNONYMS = {"sad": "sadness", "angry": "anger", "happiness": "happy", "surprised": "surprise", "neutrality": "neutral"}
 """Class names of the adapters and of FER2013 that the paper spells differently."""
@@ -126,3 +176,24 @@ def compare_methods(differences: pd.DataFrame, reference: str = REFERENCE_METHOD
     table["p_bonferroni"] = bonferroni(table["p"].to_numpy())
     table["significance"] = [significance_stars(p) for p in table["p_bonferroni"]]
     return table
+
+
+def compare_methods_vs_paper(table3: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Rows of :func:`compare_methods` (with GANonymization as reference) beside the paper's Table 3 row.
+
+    Columns: emotion, method, Z, paper_Z, r, paper_r, N, paper_N, significance (ours, Bonferroni) and
+    paper_p (as printed, with its stars). Empty when the paper has no row for the dataset, methods or emotions.
+    """
+    columns = ["emotion", "method", "Z", "paper_Z", "r", "paper_r", "N", "paper_N", "p_bonferroni", "significance", "paper_p"]
+    paper = PAPER_TABLE3.get(dataset.lower(), {})
+    if table3.empty or f"mean_{REFERENCE_METHOD}" not in table3.columns:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for row in table3.itertuples(index=False):
+        printed = paper.get(row.method, {}).get(paper_emotion(row.emotion))
+        if printed is not None:
+            p_text, z, r = printed
+            rows.append({"emotion": row.emotion, "method": row.method, "Z": row.Z, "paper_Z": z, "r": row.r, "paper_r": r,
+                         "N": row.N, "paper_N": PAPER_TABLE3_N[dataset.lower()], "p_bonferroni": row.p_bonferroni,
+                         "significance": row.significance, "paper_p": p_text})  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
