@@ -37,11 +37,67 @@ from ganon_utils.weights import packaged_model_file
 YOUNG_BELOW = 35
 """Age (years) below which the offline model's ``Young`` counts a face as young."""
 DECISION_THRESHOLD = 0.5
+
 PAPER_REMOVAL_RATES = {
-    "Bald": 1.00, "Gray_Hair": 1.00, "Double_Chin": 0.998, "Blurry": 0.996, "Pale_Skin": 0.996, "Wearing_Hat": 0.993,
-    "Male": 0.276, "Smiling": 0.047, "No_Beard": 0.031, "Attractive": 0.028,
+    "Bald": 1.000000, "Gray_Hair": 1.000000, "Double_Chin": 0.998494, "Blurry": 0.996370, "Pale_Skin": 0.996337,
+    "Wearing_Hat": 0.993348, "Wearing_Necktie": 0.992764, "Mustache": 0.992661, "Chubby": 0.984813, "Goatee": 0.973311,
+    "Wearing_Necklace": 0.972358, "Eyeglasses": 0.966012, "Sideburns": 0.949251, "Big_Nose": 0.899965,
+    "Receding_Hairline": 0.877510, "Bags_Under_Eyes": 0.852971, "Big_Lips": 0.780942, "Wearing_Earrings": 0.768467,
+    "Black_Hair": 0.729177, "Bushy_Eyebrows": 0.721409, "5_o_Clock_Shadow": 0.636142, "Straight_Hair": 0.630562,
+    "Bangs": 0.620606, "Rosy_Cheeks": 0.615530, "Blond_Hair": 0.615213, "Pointy_Nose": 0.516256, "Brown_Hair": 0.480853,
+    "Wavy_Hair": 0.410118, "Narrow_Eyes": 0.400334, "Male": 0.276199, "Arched_Eyebrows": 0.097596,
+    "Mouth_Slightly_Open": 0.089010, "High_Cheekbones": 0.083279, "Heavy_Makeup": 0.054131, "Wearing_Lipstick": 0.048915,
+    "Smiling": 0.046791, "Oval_Face": 0.044784, "No_Beard": 0.031004, "Attractive": 0.028488,
+    "Young": 0.010100,  # the last row of the paper's Table 6 lost its label in the text; Young is the one attribute missing
 }  # fmt: skip
-"""Removal rates the paper reports in the text (section 4.3) for GANonymization; the others are in its Table 6."""
+"""The paper's Table 6: GANonymization's removal rate per CelebA attribute (validation faces, section 4.3)."""
+
+PAPER_TABLE5_VERSIONS = ("original", "ganonymization", "deepprivacy2", "ciagan")
+Scores = tuple[float, float, float]
+PAPER_TABLE5: dict[str, tuple[Scores, Scores, Scores, Scores, int]] = {
+    "5_o_Clock_Shadow": ((0.72, 0.79, 0.75), (0.00, 0.00, 0.00), (0.71, 0.67, 0.69), (0.66, 0.20, 0.30), 2345),
+    "Arched_Eyebrows": ((0.74, 0.69, 0.72), (0.75, 0.40, 0.52), (0.63, 0.49, 0.55), (0.65, 0.59, 0.62), 5134),
+    "Attractive": ((0.79, 0.86, 0.83), (0.87, 0.47, 0.61), (0.77, 0.81, 0.79), (0.78, 0.79, 0.79), 10332),
+    "Bags_Under_Eyes": ((0.67, 0.52, 0.59), (0.60, 0.07, 0.12), (0.54, 0.47, 0.50), (0.62, 0.29, 0.40), 4120),
+    "Bald": ((0.74, 0.48, 0.58), (0.00, 0.00, 0.00), (0.73, 0.46, 0.56), (0.74, 0.23, 0.35), 410),
+    "Bangs": ((0.84, 0.86, 0.85), (0.83, 0.05, 0.10), (0.81, 0.86, 0.84), (0.84, 0.85, 0.85), 2913),
+    "Big_Lips": ((0.62, 0.22, 0.33), (0.37, 0.43, 0.40), (0.54, 0.21, 0.31), (0.59, 0.18, 0.28), 3044),
+    "Big_Nose": ((0.79, 0.44, 0.56), (0.61, 0.49, 0.54), (0.63, 0.52, 0.57), (0.65, 0.48, 0.56), 4940),
+    "Black_Hair": ((0.78, 0.75, 0.76), (0.65, 0.13, 0.21), (0.76, 0.72, 0.74), (0.68, 0.80, 0.74), 4143),
+    "Blond_Hair": ((0.82, 0.85, 0.84), (0.88, 0.05, 0.09), (0.77, 0.87, 0.82), (0.77, 0.86, 0.82), 3054),
+    "Blurry": ((0.72, 0.45, 0.55), (0.77, 0.01, 0.02), (0.62, 0.38, 0.47), (0.65, 0.35, 0.45), 929),
+    "Brown_Hair": ((0.68, 0.64, 0.66), (1.00, 0.00, 0.00), (0.70, 0.56, 0.62), (0.74, 0.42, 0.53), 4792),
+    "Bushy_Eyebrows": ((0.79, 0.67, 0.73), (0.93, 0.00, 0.01), (0.58, 0.45, 0.51), (0.73, 0.43, 0.54), 2830),
+    "Chubby": ((0.68, 0.48, 0.57), (0.62, 0.04, 0.07), (0.50, 0.50, 0.50), (0.63, 0.29, 0.40), 1215),
+    "Double_Chin": ((0.70, 0.50, 0.59), (0.57, 0.01, 0.02), (0.51, 0.50, 0.50), (0.69, 0.29, 0.40), 975),
+    "Eyeglasses": ((0.97, 0.96, 0.97), (0.64, 0.23, 0.34), (0.90, 0.86, 0.88), (0.84, 0.45, 0.58), 1380),
+    "Goatee": ((0.81, 0.69, 0.75), (0.60, 0.01, 0.01), (0.79, 0.61, 0.69), (0.67, 0.17, 0.28), 1460),
+    "Gray_Hair": ((0.81, 0.70, 0.75), (1.00, 0.00, 0.00), (0.77, 0.68, 0.72), (0.82, 0.57, 0.67), 966),
+    "Heavy_Makeup": ((0.88, 0.92, 0.90), (0.87, 0.71, 0.78), (0.80, 0.91, 0.85), (0.80, 0.88, 0.84), 7751),
+    "High_Cheekbones": ((0.92, 0.80, 0.86), (0.78, 0.87, 0.82), (0.81, 0.78, 0.79), (0.75, 0.87, 0.81), 8926),
+    "Male": ((0.97, 0.98, 0.98), (0.91, 0.85, 0.88), (0.94, 0.95, 0.94), (0.94, 0.93, 0.93), 8443),
+    "Mouth_Slightly_Open": ((0.94, 0.94, 0.94), (0.73, 0.96, 0.83), (0.84, 0.69, 0.76), (0.86, 0.92, 0.89), 9569),
+    "Mustache": ((0.72, 0.49, 0.59), (0.00, 0.00, 0.00), (0.52, 0.34, 0.41), (0.42, 0.04, 0.08), 1002),
+    "Narrow_Eyes": ((0.51, 0.67, 0.58), (0.64, 0.23, 0.33), (0.40, 0.03, 0.06), (0.33, 0.00, 0.00), 1491),
+    "No_Beard": ((0.97, 0.98, 0.98), (0.87, 0.97, 0.92), (0.95, 0.98, 0.96), (0.91, 0.95, 0.93), 16326),
+    "Oval_Face": ((0.67, 0.29, 0.40), (0.87, 0.00, 0.01), (0.58, 0.31, 0.41), (0.51, 0.39, 0.44), 5564),
+    "Pale_Skin": ((0.58, 0.66, 0.62), (0.88, 0.06, 0.11), (0.71, 0.32, 0.44), (0.63, 0.38, 0.48), 856),
+    "Pointy_Nose": ((0.65, 0.45, 0.53), (0.74, 0.02, 0.04), (0.55, 0.34, 0.42), (0.61, 0.24, 0.35), 5658),
+    "Receding_Hairline": ((0.64, 0.43, 0.52), (0.60, 0.01, 0.02), (0.64, 0.41, 0.50), (0.54, 0.43, 0.48), 1429),
+    "Rosy_Cheeks": ((0.77, 0.40, 0.52), (1.00, 0.00, 0.00), (0.51, 0.58, 0.54), (0.54, 0.48, 0.50), 1358),
+    "Sideburns": ((0.84, 0.75, 0.79), (0.00, 0.00, 0.00), (0.84, 0.65, 0.73), (0.75, 0.20, 0.32), 1366),
+    "Smiling": ((0.95, 0.90, 0.92), (0.83, 0.94, 0.88), (0.86, 0.80, 0.83), (0.83, 0.91, 0.87), 9601),
+    "Straight_Hair": ((0.60, 0.41, 0.49), (0.00, 0.00, 0.00), (0.55, 0.40, 0.47), (0.52, 0.26, 0.34), 4082),
+    "Wavy_Hair": ((0.68, 0.64, 0.66), (0.57, 0.22, 0.32), (0.66, 0.62, 0.64), (0.67, 0.56, 0.61), 5492),
+    "Wearing_Earrings": ((0.77, 0.59, 0.67), (0.80, 0.01, 0.02), (0.72, 0.58, 0.64), (0.76, 0.46, 0.57), 3789),
+    "Wearing_Hat": ((0.87, 0.89, 0.88), (0.87, 0.14, 0.25), (0.84, 0.88, 0.86), (0.89, 0.82, 0.86), 939),
+    "Wearing_Lipstick": ((0.88, 0.96, 0.92), (0.87, 0.82, 0.85), (0.83, 0.95, 0.89), (0.83, 0.94, 0.89), 8860),
+    "Wearing_Necklace": ((0.51, 0.15, 0.23), (0.00, 0.00, 0.00), (0.48, 0.06, 0.10), (0.38, 0.01, 0.02), 2396),
+    "Wearing_Necktie": ((0.60, 0.29, 0.39), (0.00, 0.00, 0.00), (0.54, 0.29, 0.38), (0.57, 0.09, 0.16), 1442),
+    "Young": ((0.87, 0.97, 0.92), (0.78, 0.98, 0.87), (0.86, 0.96, 0.90), (0.86, 0.95, 0.90), 14821),
+}  # fmt: skip
+"""The paper's Table 5 per attribute: (precision, recall, F1) of the classifier trained on each of
+:data:`PAPER_TABLE5_VERSIONS`, evaluated on the original validation faces, and the support N."""
 
 PathLike = str | os.PathLike[str]
 
@@ -188,3 +244,22 @@ def multilabel_confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequen
             (~guess[truth]).sum() / present if present else np.nan, guess[truth].sum() / present if present else np.nan,
         ])  # fmt: skip
     return pd.DataFrame(rows, index=pd.Index(list(classes), name="attribute"), columns=list(CONFUSION_COLUMNS))
+
+
+def attribute_scores_vs_paper(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Table 5 per attribute and training version (``reports``: version -> :func:`multilabel_table`) beside the
+    paper's precision, recall, F1 and support; rows only for the attributes and versions the paper reports."""
+    columns = ["attribute", "version", "precision", "recall", "f1", "support",
+               "paper_precision", "paper_recall", "paper_f1", "paper_support"]  # fmt: skip
+    rows = []
+    for version, report in reports.items():
+        if version not in PAPER_TABLE5_VERSIONS:
+            continue
+        for attribute, row in report.iterrows():
+            if attribute in PAPER_TABLE5:
+                paper = PAPER_TABLE5[attribute]
+                p, r, f1 = paper[PAPER_TABLE5_VERSIONS.index(version)]
+                rows.append({"attribute": attribute, "version": version, "precision": row["precision"], "recall": row["recall"],
+                             "f1": row["f1"], "support": int(row["support"]), "paper_precision": p, "paper_recall": r,
+                             "paper_f1": f1, "paper_support": paper[-1]})  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
