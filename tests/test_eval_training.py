@@ -23,8 +23,9 @@ from ganon_utils.evaluation.classifier_training import (
 )
 from ganon_utils.evaluation.classifiers import ConvNextClassifier, convnext_classifier
 from ganon_utils.evaluation.training_scenario import (
-    accuracy_vs_paper,
+    PAPER_TABLE4,
     classification_table,
+    classification_vs_paper,
     confusion_table,
     dataset_labels,
     ensure_train_val,
@@ -105,13 +106,28 @@ def test_metrics_tables() -> None:
     np.testing.assert_allclose(balanced_class_weights(["a", "a", "a", "b"], ["a", "b", "c"]).numpy(), [4 / 9, 4 / 3, 0.0])
 
 
-def test_accuracy_is_compared_with_the_papers_table4_by_dataset_name() -> None:
-    reports = {"original": classification_table(["a", "b"], ["a", "b"], ["a", "b"]),
-               "pixel8": classification_table(["a", "b"], ["a", "a"], ["a", "b"])}  # fmt: skip
-    versus = accuracy_vs_paper(reports, "CKplus")
-    assert versus.loc["original"].tolist() == [1.0, 0.99]  # CK+ original: 0.99 in the paper
-    assert versus.loc["pixel8", "accuracy"] == 0.5 and np.isnan(versus.loc["pixel8", "paper_accuracy"])  # not in the paper
-    assert accuracy_vs_paper(reports, "demo")["paper_accuracy"].isna().all()
+def test_papers_table4_as_transcribed_is_consistent() -> None:
+    for dataset, rows in PAPER_TABLE4.items():
+        classes = [c for c in rows if c not in ("accuracy", "macro avg", "weighted avg")]
+        total = sum(rows[c][-1] for c in classes)
+        assert rows["accuracy"][-1] == rows["macro avg"][-1] == total, dataset  # supports add up
+        for name in classes:
+            for precision, recall, f1 in rows[name][:4]:
+                expected = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+                assert abs(f1 - expected) <= 0.011, (dataset, name, precision, recall, f1)
+        for i in range(4):  # the macro average is the mean of the printed per-class F1 (up to rounding)
+            assert abs(rows["macro avg"][i][2] - np.mean([rows[c][i][2] for c in classes])) <= 0.01, (dataset, i)
+
+
+def test_classification_is_compared_with_the_papers_table4_by_dataset_and_class_name() -> None:
+    reports = {"original": classification_table(["sad", "anger"], ["sad", "anger"], ["sad", "anger"]),
+               "pixel8": classification_table(["sad", "anger"], ["sad", "sad"], ["sad", "anger"])}  # fmt: skip
+    versus = classification_vs_paper(reports, "CKplus").set_index("class")
+    assert set(versus["version"]) == {"original"}  # pixelation is not among the paper's versions
+    assert versus.loc["sad", ["f1", "paper_f1", "paper_support"]].tolist() == [1.0, 1.0, 3]  # "sad" = CK+'s sadness
+    assert versus.loc["accuracy", "paper_f1"] == 0.99 and np.isnan(versus.loc["accuracy", "paper_precision"])
+    assert versus.loc["macro avg", "paper_recall"] == 0.99
+    assert classification_vs_paper(reports, "demo").empty
 
 
 def test_training_resumes_to_the_same_weights_and_checks_its_settings(stage01, labelled, tmp_path) -> None:
@@ -221,9 +237,10 @@ def test_notebook_05_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
     table4 = pd.read_csv(results / "tables" / "table4_f1_faces.csv")
     assert table4["class"].tolist() == ["happy", "sad", "accuracy", "macro avg", "weighted avg"]
     assert {"Original", "Blur 9x9 kernel"} <= set(table4.columns)
-    versus = pd.read_csv(results / "tables" / "table4_accuracy_vs_paper_faces.csv").set_index("version")
-    assert versus.loc["original", "paper_accuracy"] == 0.97 and np.isnan(versus.loc["blur9", "paper_accuracy"])
-    assert versus.loc["original", "accuracy"] == pytest.approx(table4.set_index("class").loc["accuracy", "Original"])
+    versus = pd.read_csv(results / "tables" / "table4_vs_paper_faces.csv").set_index("class")
+    assert set(versus["version"]) == {"original"}  # blur9 is not among the paper's versions
+    assert versus.loc["accuracy", "paper_f1"] == 0.97 and versus.loc["sad", "paper_f1"] == 0.94  # FACES "sadness"
+    assert versus.loc["accuracy", "f1"] == pytest.approx(table4.set_index("class").loc["accuracy", "Original"])
     assert (tmp_path / "models" / "faces" / "original" / "best.pt").is_file()
     assert (results / "figures" / "fig10_confusion_faces.png").is_file()
     assert "Not the paper" in (tmp_path / "05.ipynb").read_text()
