@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +24,10 @@ from ganon_utils.evaluation.expression import paper_emotion
 from ganon_utils.image_io import image_id_for, load_image
 from ganon_utils.preprocess.pipeline import read_stage_outputs
 
-PAPER_TABLE4_VERSIONS = ("original", "ganonymization", "deepprivacy2", "ciagan")
+PAPER_VERSIONS = ("original", "ganonymization", "deepprivacy2", "ciagan")
+"""The training versions of the paper's Tables 4 and 5 (one classifier each), in the order of its columns."""
 Scores = tuple[float | None, float | None, float]
+"""(precision, recall, F1) as the paper prints them; None where it prints none (its accuracy rows)."""
 PAPER_TABLE4: dict[str, dict[str, tuple[Scores, Scores, Scores, Scores, int]]] = {
     "affectnet": {
         "neutral": ((0.49, 0.41, 0.45), (0.43, 0.08, 0.14), (0.26, 0.14, 0.18), (0.30, 0.34, 0.32), 360),
@@ -65,7 +67,7 @@ PAPER_TABLE4: dict[str, dict[str, tuple[Scores, Scores, Scores, Scores, int]]] =
     },
 }  # fmt: skip
 """The paper's Table 4: dataset -> class (the paper's spelling; ``accuracy``, ``macro avg``, ``weighted avg``) ->
-(precision, recall, F1) of the classifier trained on each of :data:`PAPER_TABLE4_VERSIONS`, evaluated on the
+(precision, recall, F1) of the classifier trained on each of :data:`PAPER_VERSIONS`, evaluated on the
 original validation faces, and the support N (accuracy: F1 only)."""
 
 DATASET_MANIFEST = "dataset_manifest.csv"
@@ -178,23 +180,32 @@ def confusion_table(y_true: Sequence[str], y_pred: Sequence[str], classes: Seque
     return pd.DataFrame(normalised, index=pd.Index(classes, name="true"), columns=pd.Index(classes, name="predicted"))
 
 
-def classification_vs_paper(reports: dict[str, pd.DataFrame], dataset: str) -> pd.DataFrame:
-    """Table 4 per class and training version (``reports``: version -> :func:`classification_table`) beside the
-    paper's precision, recall, F1 and support, for the paper's datasets (matched by name, ignoring case) and
-    versions; class names are matched in the paper's spelling (``sad`` = sadness)."""
-    columns = ["class", "version", "precision", "recall", "f1", "support",
-               "paper_precision", "paper_recall", "paper_f1", "paper_support"]  # fmt: skip
-    paper = PAPER_TABLE4.get(dataset.lower(), {})
+def scores_beside_paper(
+    reports: dict[str, pd.DataFrame], paper: dict[str, tuple], label: str, spelling: Callable[[str], str] = str
+) -> pd.DataFrame:
+    """Per-version score tables (``reports``: version -> rows with precision, recall, f1, support) beside the
+    paper's printed rows (``paper``: row name in its spelling -> (:data:`Scores` per :data:`PAPER_VERSIONS`, N)).
+
+    Long table with columns ``label``, version, precision, recall, f1, support and their ``paper_`` twins; only
+    rows whose name (through ``spelling``) and version the paper has.
+    """
     rows = []
     for version, report in reports.items():
-        if version not in PAPER_TABLE4_VERSIONS:
+        if version not in PAPER_VERSIONS:
             continue
         for name, row in report.iterrows():
-            printed = paper.get(paper_emotion(str(name)))
+            printed = paper.get(spelling(str(name)))
             if printed is None:
                 continue
-            p, r, f1 = (np.nan if v is None else v for v in printed[PAPER_TABLE4_VERSIONS.index(version)])
-            rows.append({"class": name, "version": version, "precision": row["precision"], "recall": row["recall"],
+            p, r, f1 = (np.nan if v is None else v for v in printed[PAPER_VERSIONS.index(version)])
+            rows.append({label: name, "version": version, "precision": row["precision"], "recall": row["recall"],
                          "f1": row["f1"], "support": int(row["support"]), "paper_precision": p, "paper_recall": r,
                          "paper_f1": f1, "paper_support": printed[-1]})  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
+    metrics = ["precision", "recall", "f1", "support"]
+    return pd.DataFrame(rows, columns=[label, "version", *metrics, *(f"paper_{m}" for m in metrics)])
+
+
+def classification_vs_paper(reports: dict[str, pd.DataFrame], dataset: str) -> pd.DataFrame:
+    """Table 4 per class and training version (``reports``: version -> :func:`classification_table`) beside the
+    paper's, for its datasets (matched by name, ignoring case); class names in its spelling (``sad`` = sadness)."""
+    return scores_beside_paper(reports, PAPER_TABLE4.get(dataset.lower(), {}), "class", paper_emotion)

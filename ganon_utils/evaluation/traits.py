@@ -28,9 +28,11 @@ from ganon_utils.evaluation.classifiers import Box, crop_box
 from ganon_utils.evaluation.probabilities import PROBABILITY_PREFIX, probability_columns
 from ganon_utils.evaluation.training_scenario import (
     DATASET_MANIFEST,
+    Scores,
     faces_with_images,
     original_face_probabilities,
     read_dataset_manifest,
+    scores_beside_paper,
 )
 from ganon_utils.weights import packaged_model_file
 
@@ -52,8 +54,6 @@ PAPER_REMOVAL_RATES = {
 }  # fmt: skip
 """The paper's Table 6: GANonymization's removal rate per CelebA attribute (validation faces, section 4.3)."""
 
-PAPER_TABLE5_VERSIONS = ("original", "ganonymization", "deepprivacy2", "ciagan")
-Scores = tuple[float, float, float]
 PAPER_TABLE5: dict[str, tuple[Scores, Scores, Scores, Scores, int]] = {
     "5_o_Clock_Shadow": ((0.72, 0.79, 0.75), (0.00, 0.00, 0.00), (0.71, 0.67, 0.69), (0.66, 0.20, 0.30), 2345),
     "Arched_Eyebrows": ((0.74, 0.69, 0.72), (0.75, 0.40, 0.52), (0.63, 0.49, 0.55), (0.65, 0.59, 0.62), 5134),
@@ -97,7 +97,7 @@ PAPER_TABLE5: dict[str, tuple[Scores, Scores, Scores, Scores, int]] = {
     "Young": ((0.87, 0.97, 0.92), (0.78, 0.98, 0.87), (0.86, 0.96, 0.90), (0.86, 0.95, 0.90), 14821),
 }  # fmt: skip
 """The paper's Table 5 per attribute: (precision, recall, F1) of the classifier trained on each of
-:data:`PAPER_TABLE5_VERSIONS`, evaluated on the original validation faces, and the support N."""
+:data:`~ganon_utils.evaluation.training_scenario.PAPER_VERSIONS`, evaluated on the original validation faces, and the support N."""
 
 PathLike = str | os.PathLike[str]
 
@@ -249,17 +249,4 @@ def multilabel_confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequen
 def attribute_scores_vs_paper(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Table 5 per attribute and training version (``reports``: version -> :func:`multilabel_table`) beside the
     paper's precision, recall, F1 and support; rows only for the attributes and versions the paper reports."""
-    columns = ["attribute", "version", "precision", "recall", "f1", "support",
-               "paper_precision", "paper_recall", "paper_f1", "paper_support"]  # fmt: skip
-    rows = []
-    for version, report in reports.items():
-        if version not in PAPER_TABLE5_VERSIONS:
-            continue
-        for attribute, row in report.iterrows():
-            if attribute in PAPER_TABLE5:
-                paper = PAPER_TABLE5[attribute]
-                p, r, f1 = paper[PAPER_TABLE5_VERSIONS.index(version)]
-                rows.append({"attribute": attribute, "version": version, "precision": row["precision"], "recall": row["recall"],
-                             "f1": row["f1"], "support": int(row["support"]), "paper_precision": p, "paper_recall": r,
-                             "paper_f1": f1, "paper_support": paper[-1]})  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
+    return scores_beside_paper(reports, PAPER_TABLE5, "attribute")
