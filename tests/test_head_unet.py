@@ -334,6 +334,22 @@ def test_segmenter_mask_is_the_head_class_at_input_size(tmp_path, native_128, he
     assert mask.all() if head_wins else not mask.any()
 
 
+def test_authors_backend_feeds_the_unet_bgr_pixels(tmp_path, monkeypatch, native_128):
+    from ganon_utils.preprocess.segmentation import build_segmenter
+
+    monkeypatch.setenv("GANON_WEIGHTS_DIR", str(tmp_path))
+    path = weights.weight_path("head_segmentation")
+    path.parent.mkdir(parents=True)
+    torch.save(lightning_checkpoint(native_128, 128), path)  # random weights at the path the backends read
+    rgb = np.zeros((96, 96, 3), dtype=np.uint8)
+    rgb[:, :48, 0], rgb[:, 48:, 2] = 255, 255  # red left half, blue right half: the channel order matters
+    plain, authors = build_segmenter("head_unet"), build_segmenter("head_unet_bgr")
+    direct = HeadUNetSegmenter(path)
+    np.testing.assert_array_equal(plain(rgb, (0, 0, 96, 96)), direct(rgb))
+    np.testing.assert_array_equal(authors(rgb, (0, 0, 96, 96)), direct(np.ascontiguousarray(rgb[..., ::-1])))
+    assert not np.array_equal(direct(rgb), direct(np.ascontiguousarray(rgb[..., ::-1]))), "test image must depend on order"
+
+
 @pytest.mark.slow  # two 512x512 forward passes on the CPU (a few seconds each on 2 cores)
 def test_segmenter_at_the_weight_path_equals_the_projects_pipeline(tmp_path, monkeypatch, native_512, astronaut):
     """The project's steps (torchvision preprocessing, model, argmax, cv2 nearest resize) on a real photo."""

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ganon_utils.weights import MissingWeightError
 from ganon_utils.preprocess.pipeline import PreprocessConfig, run_preprocess, tasks_from_folder, tasks_from_manifest
+from ganon_utils.preprocess.segmentation import SEGMENTERS
 
 DEFAULTS = PreprocessConfig()
 
@@ -17,8 +18,9 @@ def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that make a PreprocessConfig (shared by every command that runs stage 01)."""
     parser.add_argument("--detector", default=DEFAULTS.detector, choices=["blazeface", "retinaface"],
                         help="face detector (retinaface is the paper's and needs its weight file)")
-    parser.add_argument("--segmenter", default=DEFAULTS.segmenter, choices=["selfie", "head_unet"],
-                        help="background removal (head_unet is the paper's and needs its weight file)")
+    parser.add_argument("--segmenter", default=DEFAULTS.segmenter, choices=sorted(SEGMENTERS),
+                        help="background removal (head_unet: the paper's U-Net, needs its weight file; head_unet_bgr: the same "
+                        "U-Net fed BGR pixels as the authors' code did)")
     parser.add_argument("--size", type=int, default=DEFAULTS.image_size, help="output side in pixels (512)")
     parser.add_argument("--margin", type=float, default=DEFAULTS.face_margin,
                         help="grow the face box by this fraction per side (0 = detector's box)")

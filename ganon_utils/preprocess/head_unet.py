@@ -273,7 +273,7 @@ class HeadUNetSegmenter:
     :class:`~ganon_utils.weights.MissingWeightError` before anything is loaded.
 
     Note: GANonymization read images with ``cv2.imread`` and passed them on unchanged, so the paper's
-    masks were computed from BGR-ordered pixels; pass ``image[..., ::-1]`` to reproduce that exactly.
+    masks were computed from BGR-ordered pixels; the segmentation backend ``head_unet_bgr`` does the same.
     """
 
     def __init__(self, weight_path: str | Path | None = None, device: str | torch.device = "cpu") -> None:

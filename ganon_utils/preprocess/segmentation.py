@@ -4,6 +4,9 @@ Backends:
 - ``selfie``: MediaPipe selfie segmentation (ships in the mediapipe wheel) restricted to a head region
   (an ellipse around the detected face box), so shoulders and bodies are removed; offline default.
 - ``head_unet``: the paper's head-segmentation U-Net (resnet34 encoder, 2 classes); needs its weights.
+- ``head_unet_bgr``: the same U-Net fed the pixels in BGR order, as the authors' code did (it read images
+  with ``cv2.imread`` and passed them on unconverted, while the model was trained on RGB): reproduces the
+  masks behind the published results, where ``head_unet`` uses the model as it was trained.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class PaperHeadSegmenter:
     """The paper's head-segmentation U-Net; the face box is not needed."""
 
     name = "head_unet"
+    bgr_input = False  # feed the channels reversed (the authors' pipeline)
 
     def __init__(self, device: str = "cpu") -> None:
         from ganon_utils.weights import require_weight
@@ -66,11 +70,18 @@ class PaperHeadSegmenter:
         self._segmenter = HeadUNetSegmenter(device=device)
 
     def __call__(self, rgb: np.ndarray, face_box: Box) -> np.ndarray:
-        return self._segmenter(rgb)
+        return self._segmenter(np.ascontiguousarray(rgb[..., ::-1]) if self.bgr_input else rgb)
 
 
-SEGMENTERS = {"selfie": SelfieHeadSegmenter, "head_unet": PaperHeadSegmenter}
-SEGMENTER_WEIGHTS = {"head_unet": "head_segmentation"}  # backend -> weight file key (ganon_utils.weights)
+class AuthorsHeadSegmenter(PaperHeadSegmenter):
+    """The paper's U-Net fed BGR-ordered pixels, as GANonymization's preprocessing did."""
+
+    name = "head_unet_bgr"
+    bgr_input = True
+
+
+SEGMENTERS = {"selfie": SelfieHeadSegmenter, "head_unet": PaperHeadSegmenter, "head_unet_bgr": AuthorsHeadSegmenter}
+SEGMENTER_WEIGHTS = {"head_unet": "head_segmentation", "head_unet_bgr": "head_segmentation"}  # backend -> weight key
 
 
 def build_segmenter(name: str, **options: object) -> HeadSegmenter:
