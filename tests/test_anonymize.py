@@ -534,7 +534,7 @@ def test_bf16_precision_is_close_to_fp32_and_recorded(stage01, checkpoint, tmp_p
     with pytest.raises(ValueError, match="precision"):
         FaceSynthesizer.from_checkpoint(checkpoint, device="cpu", precision="fp16")
     anonymize_preprocessed(stage01, tmp_path, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False)
-    with pytest.raises(ValueError):  # an fp32 folder is not continued in bf16
+    with pytest.raises(ValueError, match=r"settings \(precision: '\(not set\)' -> 'bf16'\)"):  # fp32 (the default, unrecorded) not continued in bf16
         anonymize_preprocessed(stage01, tmp_path, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False, precision="bf16")
 
 

@@ -279,7 +279,7 @@ def test_each_epoch_sees_another_order(stage01, tmp_path, monkeypatch) -> None:
 def test_resume_with_another_config_is_refused(stage01, tmp_path) -> None:
     out = tmp_path / "run"
     train(stage01, out, replace(TINY, epochs=1), progress=False)
-    with pytest.raises(ValueError, match="lr"):
+    with pytest.raises(ValueError, match=r"differs in: config\.lr: 0\.0002 -> 0\.001\)"):  # only lr, with both values
         train(stage01, out, replace(TINY, epochs=2, lr=1e-3), progress=False)
     with pytest.raises(ValueError, match="base_channels"):
         train(stage01, out, replace(TINY, epochs=2, base_channels=8), progress=False)

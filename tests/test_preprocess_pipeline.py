@@ -137,7 +137,7 @@ def test_dask_workers_build_models_once_each(tmp_path, small_input) -> None:
 def test_other_settings_refuse_to_resume(tmp_path, small_input) -> None:
     tasks = tasks_from_folder(small_input)[:1]
     run_preprocess(tasks, tmp_path / "out", n_workers=0, progress=False)
-    with pytest.raises(ValueError, match="image_size"):
+    with pytest.raises(ValueError, match=r"settings \(image_size: 512 -> 256\)"):
         run_preprocess(tasks, tmp_path / "out", PreprocessConfig(image_size=256), n_workers=0, progress=False)
 
 

@@ -54,6 +54,7 @@ from ganon_utils.preprocess.pipeline import (
     run_preprocess,
     tasks_from_folder,
 )
+from ganon_utils.run_settings import setting_changes
 
 STATUS_OK = "ok"
 STATUS_AVERAGE_FACE = "average_face"
@@ -118,11 +119,11 @@ def check_settings(method_dir: Path, settings: dict[str, Any], *, replace_stale:
     path = method_dir / "config.json"
     if path.is_file():
         existing = json.loads(path.read_text())
-        if existing != settings:
-            changed = sorted(k for k in set(existing) | set(settings) if existing.get(k) != settings.get(k))
+        changed = setting_changes(existing, settings)
+        if changed:
             if not replace_stale or existing.get("method") != settings.get("method"):
                 raise ValueError(
-                    f"{method_dir} was made with different settings ({', '.join(changed)}); use another output "
+                    f"{method_dir} was made with different settings ({'; '.join(changed)}); use another output "
                     "folder, delete this one, or pass replace_stale=True (--replace-stale) to start it afresh"
                 )
             shutil.rmtree(method_dir)

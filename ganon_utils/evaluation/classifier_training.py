@@ -40,6 +40,7 @@ from ganon_utils.evaluation.classifiers import (
     save_expression_classifier,
 )
 from ganon_utils.image_io import load_image
+from ganon_utils.run_settings import setting_changes
 
 PathLike = str | os.PathLike[str]
 RESUMABLE_CHANGES = ("epochs", "num_workers")
@@ -254,21 +255,9 @@ def _check_record(path: Path, record: dict[str, Any]) -> None:
     text = json.dumps(record, indent=2, sort_keys=True)
     if path.is_file():
         saved = json.loads(path.read_text())
-        changes = record_changes(saved, json.loads(text))
+        changes = setting_changes(saved, json.loads(text))
         if changes:
             raise ValueError(f"{path.parent} holds a classifier run with other settings ({'; '.join(changes)}); "
                              "use another output folder or delete it")  # fmt: skip
         return
     write_text_atomic(path, text)
-
-
-def record_changes(saved: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
-    """``"name: saved -> current"`` for every setting that differs (nested dictionaries compared key by key)."""
-    changes = []
-    for key in sorted(set(saved) | set(current)):
-        old, new = saved.get(key, "(not set)"), current.get(key, "(not set)")
-        if isinstance(old, dict) and isinstance(new, dict):
-            changes += record_changes(old, new, f"{prefix}{key}.")
-        elif old != new:
-            changes.append(f"{prefix}{key}: {old!r} -> {new!r}" if key != "classes" else f"{prefix}{key} changed")
-    return changes

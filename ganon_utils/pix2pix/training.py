@@ -54,6 +54,7 @@ from ganon_utils.pix2pix.losses import LAMBDA_PIXEL
 from ganon_utils.pix2pix.networks import BASE_CHANNELS, DEFAULT_NUM_DOWNS, Discriminator, GeneratorUNet, generator_min_size
 from ganon_utils.pix2pix.render import render_landmarks_torch
 from ganon_utils.pix2pix.training_step import BETAS, LEARNING_RATE, LOSS_NAMES, Pix2PixOptimizers, train_step
+from ganon_utils.run_settings import setting_changes
 
 PathLike = str | os.PathLike[str]
 
@@ -306,21 +307,17 @@ def run_record(
 
 
 def record_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """Names of the settings that differ between two run records, ignoring :data:`RESUMABLE_FIELDS`.
+    """The settings that differ between two run records (with both values), ignoring :data:`RESUMABLE_FIELDS`.
 
     The data folder's path may change (a moved folder); the split and the number of faces may not.
     """
-    saved_config, current_config = dict(saved.get("config", {})), dict(current.get("config", {}))
-    keys = (set(saved_config) | set(current_config)) - RESUMABLE_FIELDS
-    differences = sorted(k for k in keys if _plain(saved_config.get(k)) != _plain(current_config.get(k)))
-    saved_data, current_data = dict(saved.get("data", {})), dict(current.get("data", {}))
-    differences += [f"data.{k}" for k in ("train_split", "train_faces") if saved_data.get(k) != current_data.get(k)]
-    return differences
 
+    def fixed(record: Mapping[str, Any]) -> dict[str, Any]:
+        config = {k: v for k, v in dict(record.get("config", {})).items() if k not in RESUMABLE_FIELDS}
+        data = {k: v for k, v in dict(record.get("data", {})).items() if k in ("train_split", "train_faces")}
+        return {"config": config, "data": data}
 
-def _plain(value: Any) -> Any:
-    """Tuples and lists compare equal (a tuple becomes a list in JSON)."""
-    return list(value) if isinstance(value, (tuple, list)) else value
+    return setting_changes(fixed(saved), fixed(current))
 
 
 def read_json(path: Path) -> dict[str, Any]:

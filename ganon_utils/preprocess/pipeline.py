@@ -32,6 +32,7 @@ from ganon_utils.preprocess.alignment import AlignedFace, align_face, transform_
 from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS, FaceDetection, FaceDetector, build_detector
 from ganon_utils.preprocess.landmarks import LandmarkExtractor
 from ganon_utils.preprocess.segmentation import SEGMENTER_WEIGHTS, HeadSegmenter, build_segmenter, remove_background
+from ganon_utils.run_settings import setting_changes
 from ganon_utils.weights import require_weight
 
 # Image-level statuses added by this stage (reading statuses come from ganon_utils.image_io).
@@ -272,11 +273,10 @@ def check_config(output_dir: Path, config: PreprocessConfig) -> None:
     """Write config.json into a new folder; refuse to resume a folder made with other settings."""
     path = Path(output_dir) / "config.json"
     if path.is_file():
-        existing = json.loads(path.read_text())
-        if existing != config.to_dict():
-            changed = sorted(k for k in set(existing) | set(config.to_dict()) if existing.get(k) != config.to_dict().get(k))
+        changed = setting_changes(json.loads(path.read_text()), config.to_dict())
+        if changed:
             raise ValueError(
-                f"{output_dir} was made with different preprocessing settings ({', '.join(changed)}); "
+                f"{output_dir} was made with different preprocessing settings ({'; '.join(changed)}); "
                 "use a new output folder or delete it to start over"
             )
     else:
