@@ -9,6 +9,7 @@ import pandas as pd
 
 from ganon_utils.weights import MissingWeightError
 from ganon_utils.preprocess.pipeline import PreprocessConfig, run_preprocess, tasks_from_folder, tasks_from_manifest
+from ganon_utils.preprocess.detection import DETECTORS
 from ganon_utils.preprocess.segmentation import SEGMENTERS
 
 DEFAULTS = PreprocessConfig()
@@ -16,7 +17,7 @@ DEFAULTS = PreprocessConfig()
 
 def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that make a PreprocessConfig (shared by every command that runs stage 01)."""
-    parser.add_argument("--detector", default=DEFAULTS.detector, choices=["blazeface", "retinaface"],
+    parser.add_argument("--detector", default=DEFAULTS.detector, choices=sorted(DETECTORS),
                         help="face detector (retinaface is the paper's and needs its weight file)")
     parser.add_argument("--segmenter", default=DEFAULTS.segmenter, choices=sorted(SEGMENTERS),
                         help="background removal (head_unet: the paper's U-Net, needs its weight file; head_unet_bgr: the same "
