@@ -7,7 +7,10 @@
 #   bash benchmarks/gpu_checks.sh [OUT_DIR]     # needs data/processed/demo (./run_all.sh makes it)
 #   SMOKE=1 PYTHON=.venv/bin/python bash benchmarks/gpu_checks.sh   # the same scripts, tiny, on the CPU
 #
+#   ONLY="train_classifier_gpu anonymize_gpu" bash benchmarks/gpu_checks.sh OUT_DIR   # a subset (e.g. a rerun)
+#
 # Prints everything and, with OUT_DIR, also writes train_gpu.txt / anonymize_gpu.txt / train_classifier_gpu.txt there.
+# Typical time on one H200 is a few minutes; the timeouts below add up to 550 s at most.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-}"
@@ -18,6 +21,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1
   torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
 run() {  # name, command...
   local name=$1; shift
+  if [[ -n "${ONLY:-}" && " $ONLY " != *" $name "* ]]; then echo "== $name: skipped (ONLY=$ONLY)"; return; fi
   echo "== $name: $*"
   if [[ -n "$out" ]]; then "$@" 2>&1 | tee "$out/$name.txt"; else "$@"; fi
 }

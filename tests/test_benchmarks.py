@@ -59,3 +59,13 @@ def test_preprocessing_benchmark_prints_both_comparisons(demo_dir) -> None:
     output = run_benchmark("preprocess_cpu.py", "--input", str(demo_dir), "--repeats", "1", "--workers", "1")
     assert ratio(output, "ours (one FaceMesh, reused)") > 0
     assert ratio(output, "Dask, 1 worker processes") > 0
+
+
+def test_gpu_checks_script_runs_a_selected_check_in_smoke_mode(tmp_path) -> None:
+    env = {**os.environ, "SMOKE": "1", "ONLY": "train_classifier_gpu", "PYTHON": sys.executable}
+    done = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_checks.sh"), str(tmp_path)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "== train_gpu: skipped" in done.stdout and "== anonymize_gpu: skipped" in done.stdout
+    written = (tmp_path / "train_classifier_gpu.txt").read_text()
+    assert ratio(written, "reference: fp32") == 1.0 and not (tmp_path / "train_gpu.txt").exists()
