@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ganon_utils.devices import configure_cuda, resolve_device
-from ganon_utils.evaluation.classifier_training import network_input, run_network
+from ganon_utils.evaluation.classifier_training import training_step
 from ganon_utils.evaluation.classifiers import PAPER_ARCHITECTURE, PAPER_IMAGE_SIZE, classifier_transform, convnext_classifier
 
 NUM_CLASSES = 8  # AffectNet's eight expressions
@@ -43,18 +43,16 @@ def make_step(architecture: str, image_size: int, device: torch.device, precisio
     loss = nn.CrossEntropyLoss(weight=torch.ones(NUM_CLASSES, device=device))
     transform = classifier_transform(image_size, flip_p=0.5)
 
-    def step(images: Tensor, labels: Tensor) -> None:
-        labels = labels.to(device)
-        if precision is None:  # the authors' step
-            logits = model(transform(images.to(device).float().div_(255.0)))
-        else:
-            logits = run_network(model, network_input(images, transform, device, precision), precision)
-        batch_loss = loss(logits, labels)
+    def reference_step(images: Tensor, labels: Tensor) -> None:  # the authors' step: float32, contiguous
+        batch_loss = loss(model(transform(images.to(device).float().div_(255.0))), labels.to(device))
         optimizer.zero_grad(set_to_none=True)
         batch_loss.backward()
         optimizer.step()
 
-    return step
+    def our_step(images: Tensor, labels: Tensor) -> None:  # the library's step, as train_classifier runs it
+        training_step(model, optimizer, loss, images, labels, transform, device, precision)
+
+    return reference_step if precision is None else our_step
 
 
 def images_per_second(step: Callable[[Tensor, Tensor], None], images: Tensor, labels: Tensor, steps: int, warmup: int, device: torch.device) -> float:

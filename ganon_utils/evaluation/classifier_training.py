@@ -145,6 +145,19 @@ def run_network(model: nn.Module, batch: Tensor, precision: str) -> Tensor:
         return model(batch).float()
 
 
+def training_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, loss: nn.Module, images: Tensor, labels: Tensor,
+    transform: nn.Module, device: torch.device, precision: str,
+) -> Tensor:
+    """One optimisation step on a batch of uint8 faces; returns the batch loss (detached)."""
+    labels = labels.to(device)
+    batch_loss = loss(run_network(model, network_input(images, transform, device, precision), precision), labels)
+    optimizer.zero_grad(set_to_none=True)
+    batch_loss.backward()
+    optimizer.step()
+    return batch_loss.detach()
+
+
 def evaluate_loss(
     model: nn.Module, loader: DataLoader, transform: nn.Module, loss: nn.Module, device: torch.device, precision: str = "fp32"
 ) -> tuple[float, float]:
@@ -218,13 +231,8 @@ def train_classifier(
         model.train()
         total, count = 0.0, 0
         for images, labels in train_loader:
-            labels = labels.to(device_)
-            logits = run_network(model, network_input(images, train_transform, device_, config.precision), config.precision)
-            batch_loss = loss(logits, labels)
-            optimizer.zero_grad(set_to_none=True)
-            batch_loss.backward()
-            optimizer.step()
-            total += float(batch_loss.detach()) * len(labels)
+            batch_loss = training_step(model, optimizer, loss, images, labels, train_transform, device_, config.precision)
+            total += float(batch_loss) * len(labels)
             count += len(labels)
         val_loss, val_accuracy = evaluate_loss(model, val_loader, eval_transform, loss, device_, config.precision)
         scheduler.step(val_loss)
