@@ -15,12 +15,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("ganon_utils.pix2pix.training", "train pix2pix on landmark -> face pairs from the preprocess stage"),
     "anonymize": ("ganon_utils.anonymize.cli", "anonymise faces with GANonymization or a baseline method"),
     "run": ("ganon_utils.notebooks", "execute notebooks with papermill and render HTML reports"),
+    "fetch-weights": ("ganon_utils.fetch_weights", "download the published weight files (list them without a name)"),
 }
 
 
 def _usage() -> str:
     lines = ["usage: python -m ganon_utils COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:<12} {summary}" for name, (_, summary) in COMMANDS.items()]
+    lines += [f"  {name:<14} {summary}" for name, (_, summary) in COMMANDS.items()]
     lines += ["", "Run 'python -m ganon_utils COMMAND --help' for a command's options."]
     return "\n".join(lines)
 

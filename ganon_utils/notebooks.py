@@ -396,12 +396,22 @@ def write_index(results_root: Path, notebooks: Sequence[Path], profile_name: str
 # --- the run -------------------------------------------------------------------------------------
 
 
+def demo_data_dir(root: Path) -> Path:
+    """Where the profile set-up ``demo_data`` builds the demo photos."""
+    return root / "data" / "demo"
+
+
+def prepared_paths(profile: Profile, root: Path) -> set[Path]:
+    """What :func:`prepare_data` makes before the first notebook, so readiness counts it as present."""
+    return {demo_data_dir(root).resolve()} if profile.setup.get("demo_data") else set()
+
+
 def prepare_data(profile: Profile, root: Path) -> None:
     """Build what the profile's ``setup`` asks for before the first notebook (the demo data set)."""
     if profile.setup.get("demo_data"):
         from ganon_utils.demo_data import build_demo_data
 
-        build_demo_data(root / "data" / "demo", root / "data" / "cache")
+        build_demo_data(demo_data_dir(root), root / "data" / "cache")
 
 
 def plan_run(profile: Profile, notebooks: Sequence[Path], results_root: Path, root: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -485,7 +495,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
             print(f"warning: profile {profile.name!r} has a section for {stem}, but {display_path(notebooks_dir, root)}/ has no such notebook", file=sys.stderr)
 
     print(f"profile {profile.name} ({display_path(profile.path, root)}): {len(plan)} notebook(s)", flush=True)
-    problems = run_problems(plan, root)
+    problems = run_problems(plan, root, prepared_paths(profile, root))
     if args.dry_run:
         for notebook, parameters in plan:
             print(f"  {display_path(notebook, root)}: {parameters}")

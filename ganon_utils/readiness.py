@@ -7,7 +7,7 @@ runner can print one list (each line names the path and what belongs there) and 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,10 @@ def weight_problem(key: str) -> list[str]:
     return [] if path.is_file() and path.stat().st_size > 0 else [missing_weight_message(key)]
 
 
-def preprocess_problems(params: Parameters, root: Path) -> list[str]:
-    """Stage 01: every dataset root/layout it reads and the weight files of its backends."""
+def preprocess_problems(params: Parameters, root: Path, produced: set[Path] = frozenset()) -> list[str]:
+    """Stage 01: every dataset root/layout it reads and the weight files of its backends.
+
+    A plain folder that the run's set-up makes (``produced``, e.g. the demo data) counts as present."""
     from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS
     from ganon_utils.preprocess.inputs import DatasetInput, input_problems, parse_dataset_inputs
     from ganon_utils.preprocess.segmentation import SEGMENTER_WEIGHTS
@@ -35,6 +37,8 @@ def preprocess_problems(params: Parameters, root: Path) -> list[str]:
         return [f"01_preprocess: {error}"]
     for dataset in inputs:
         located = DatasetInput(dataset.name, root / dataset.root, dataset.adapter, dataset.options)
+        if located.adapter is None and located.root.resolve() in produced:
+            continue
         problems += input_problems(located)
     for table, backend in ((DETECTOR_WEIGHTS, params.get("detector")), (SEGMENTER_WEIGHTS, params.get("segmenter"))):
         if backend in table:
@@ -144,18 +148,18 @@ def evaluation_input_problems(stem: str, params: Parameters, root: Path, produce
 EVALUATION_NOTEBOOKS = ("04_eval_anonymity", "05_eval_emotion_training", "06_eval_emotion_inference", "07_celeba_traits")
 
 
-def run_problems(plan: Sequence[tuple[Path, Parameters]], root: Path) -> list[str]:
+def run_problems(plan: Sequence[tuple[Path, Parameters]], root: Path, prepared: Iterable[Path] = ()) -> list[str]:
     """All problems of the planned notebooks (notebook path, its parameters), in run order, without duplicates.
 
-    A path made by an earlier notebook of the same run (stage-01 folders, notebook 02's checkpoint) counts
-    as present.
+    A path made by an earlier notebook of the same run (stage-01 folders, notebook 02's checkpoint), or by
+    the profile's set-up before the first notebook (``prepared``, e.g. the demo data), counts as present.
     """
     problems: list[str] = []
-    produced: set[Path] = set()
+    produced: set[Path] = {Path(path).resolve() for path in prepared}
     for notebook, params in plan:
         stem = notebook.stem
         if stem == "01_preprocess":
-            found = preprocess_problems(params, root)
+            found = preprocess_problems(params, root, produced)
         elif stem in EVALUATION_NOTEBOOKS:
             found = evaluation_input_problems(stem, params, root, produced)
         else:

@@ -4,10 +4,11 @@ The paper's models (RetinaFace, the head-segmentation U-Net, Facenet512, the aut
 generator) need weight files that are downloaded from GitHub releases, Google Drive or Hugging
 Face. Stages never download anything themselves: they ask :func:`require_weight`, which returns the
 path of a present file or raises :class:`MissingWeightError` naming the file, where it must go and
-where to get it. Where the publisher's checksum is known (torchvision names its files after the first
-hex digits of their SHA-256), a file that does not match it is used but flagged with a
-:class:`WeightChecksumWarning`, which the notebook reports show. Offline backends (the demo profile)
-need no entry here.
+where to get it; ``python -m ganon_utils fetch-weights`` (:mod:`ganon_utils.fetch_weights`) downloads
+them from the official URLs recorded here. Where the publisher's checksum is known (torchvision names
+its files after the first hex digits of their SHA-256), a file that does not match it is used but
+flagged with a :class:`WeightChecksumWarning`, which the notebook reports show. Offline backends (the
+demo profile) need no entry here.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class WeightFile:
     home: str  # "deepface" ($DEEPFACE_HOME/.deepface/weights), "torch" (torch.hub's checkpoints) or "project" (weights_dir())
     source: str
     sha256_prefix: str | None = None  # leading hex digits of the published file's SHA-256, where known
+    url: str | None = None  # the official download URL (``python -m ganon_utils fetch-weights`` fetches it)
+    sha256: str | None = None  # the full published SHA-256, where the publisher states one
 
 
 class MissingWeightError(FileNotFoundError):
@@ -52,6 +55,7 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             home="deepface",
             source="the 'retinaface.pth' asset of the serengil/deepface_models GitHub release v1.0 "
             "(the retina-face package downloads it there itself when online)",
+            url="https://github.com/serengil/deepface_models/releases/download/v1.0/retinaface.pth",
         ),
         WeightFile(
             key="head_segmentation",
@@ -62,6 +66,8 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             "(its head_segmentation/constants.py names the Google Drive file; the package caches it as "
             "head_segmentation/model/head_segmentation.ckpt), or the copy the GANonymization repository "
             "downloads in lib/transform/face_segmentation_transformer.py",
+            url="https://drive.usercontent.google.com/download?id=1RxXX4g3zMk2CwDtsq-gGleq7aSGoUUHf"
+            "&export=download&confirm=t",
         ),
         WeightFile(
             key="convnext_base_imagenet",
@@ -71,6 +77,7 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             source="https://download.pytorch.org/models/convnext_base-6075fbad.pth (torchvision downloads it there "
             "itself when online)",
             sha256_prefix="6075fbad",
+            url="https://download.pytorch.org/models/convnext_base-6075fbad.pth",
         ),
         WeightFile(
             key="convnext_tiny_imagenet",
@@ -80,6 +87,7 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             source="https://download.pytorch.org/models/convnext_tiny-983f1562.pth (torchvision downloads it there "
             "itself when online)",
             sha256_prefix="983f1562",
+            url="https://download.pytorch.org/models/convnext_tiny-983f1562.pth",
         ),
         WeightFile(
             key="facenet512",
@@ -88,6 +96,25 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             home="deepface",
             source="the 'facenet512_weights.pth' asset of the serengil/deepface_models GitHub release v1.0 "
             "(DeepFace downloads it there itself when online)",
+            url="https://github.com/serengil/deepface_models/releases/download/v1.0/facenet512_weights.pth",
+        ),
+        WeightFile(
+            key="ganonymization_publication",
+            description="GANonymization generator of the publication (pix2pix, 25 epochs, PyTorch Lightning checkpoint)",
+            relative_path="ganonymization/publication.ckpt",
+            home="project",
+            source="the authors' 25-epoch checkpoint linked as the publication version in the README of the "
+            "hcmlab/GANonymization GitHub repository (https://mediastore.rz.uni-augsburg.de/get/NsLjQYey65/)",
+            url="https://mediastore.rz.uni-augsburg.de/get/NsLjQYey65/",
+        ),
+        WeightFile(
+            key="ganonymization_demo",
+            description="GANonymization generator of the authors' demo (pix2pix, 50 epochs, PyTorch Lightning checkpoint)",
+            relative_path="ganonymization/demo.ckpt",
+            home="project",
+            source="the authors' 50-epoch checkpoint linked as the demo version in the README of the "
+            "hcmlab/GANonymization GitHub repository (https://mediastore.rz.uni-augsburg.de/get/Sfle_etB1D/)",
+            url="https://mediastore.rz.uni-augsburg.de/get/Sfle_etB1D/",
         ),
     )
 }
@@ -115,6 +142,11 @@ def weight_path(key: str) -> Path:
     entry = WEIGHT_FILES[key]
     bases = {"deepface": deepface_weights_dir, "torch": torch_checkpoints_dir, "project": weights_dir}
     return bases[entry.home]() / entry.relative_path
+
+
+def default_generator_checkpoint() -> Path:
+    """Where the authors' publication generator lands (``fetch-weights ganonymization_publication``)."""
+    return weight_path("ganonymization_publication")
 
 
 def missing_weight_message(key: str) -> str:

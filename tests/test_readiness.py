@@ -81,3 +81,17 @@ def test_later_stages_accept_what_earlier_notebooks_of_the_run_make(tmp_path) ->
     (tmp_path / "ciagan" / "x").mkdir(parents=True)
     stage03["methods"] = ["blur9"]
     assert [p for p in run_problems(whole, tmp_path)] == []
+
+
+def test_demo_profile_on_a_fresh_clone_counts_the_demo_data_its_setup_builds(tmp_path, monkeypatch, capsys) -> None:
+    """A fresh clone has no data/demo: the set-up builds it, so readiness must not stop the run for it."""
+    plan = plan_run(load_profile("demo"), list_notebooks(REPO_ROOT / "notebooks"), tmp_path / "results", tmp_path)
+    missing = run_problems(plan, tmp_path)
+    assert any(str(tmp_path / "data" / "demo") in p for p in missing)  # without the set-up, data/demo is missing
+    prepared = notebooks.prepared_paths(load_profile("demo"), tmp_path)
+    assert prepared == {(tmp_path / "data" / "demo").resolve()}
+    assert run_problems(plan, tmp_path, prepared) == []
+    # the runner itself: a dry run on a root without data/demo reports nothing missing
+    monkeypatch.setattr(notebooks, "repo_root", lambda: tmp_path)
+    assert notebooks.cli(["--dry-run", "--notebooks-dir", str(REPO_ROOT / "notebooks"), "--results-dir", str(tmp_path / "r")]) == 0
+    assert "missing:" not in capsys.readouterr().out
