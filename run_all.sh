@@ -22,6 +22,8 @@ options:
   --from NB            run notebook NB and every later one (e.g. --from 02)
   --dry-run            print the notebooks and the parameters they would get, run nothing
   --log-output         stream the notebooks' cell output to the terminal
+  --verbose            keep the native libraries' log lines (MediaPipe, TFLite) in reports and
+                       on the terminal (the same as GANON_LOG_LEVEL=debug)
   --kernel NAME        Jupyter kernel (default: ganon-utils, registered by the set-up)
   --notebooks-dir DIR  folder of notebooks (default: notebooks/)
   --results-dir DIR    output folder (default: results/)
@@ -49,7 +51,7 @@ for arg in "$@"; do
         -h | --help) usage; exit 0 ;;
         --profile | --only | --from | --kernel | --notebooks-dir | --results-dir) expect_value="$arg" ;;
         --profile=* | --only=* | --from=* | --kernel=* | --notebooks-dir=* | --results-dir=*) ;;
-        --dry-run | --log-output) ;;
+        --dry-run | --log-output | --verbose) ;;
         *) echo "run_all.sh: unknown option '$arg' (see ./run_all.sh --help)" >&2; exit 2 ;;
     esac
 done

@@ -36,5 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    from ganon_utils.library_logs import quiet_python_loggers
+
+    quiet_python_loggers()
     module = importlib.import_module(COMMANDS[name][0])
     return int(module.cli(rest) or 0)

@@ -130,10 +130,9 @@ def _looks_like_html(path: Path) -> bool:
 
 def _progress_bar(name: str, total: int | None, initial: int, enabled: bool):
     """A byte-counting progress bar; the one place that knows the progress module."""
-    from ganon_utils.progress import tqdm
+    from ganon_utils.progress import progress_bar
 
-    return tqdm(total=total, initial=initial, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
-                disable=not enabled)  # fmt: skip
+    return progress_bar(total=total, initial=initial, desc=name, unit="B", unit_scale=True, disable=not enabled)
 
 
 def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse:

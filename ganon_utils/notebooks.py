@@ -6,8 +6,14 @@ writes::
 
     results/notebooks/<stem>.ipynb   the executed notebook (outputs included)
     results/<stem>.html              the rendered report (figures embedded)
-    results/<stem>/                  what the notebook itself writes: tables (csv/md/tex), figures (png/pdf/svg)
-    results/index.html               links to every report, table and figure, grouped by notebook
+    results/<stem>/                  what the notebook itself writes: tables (csv/md/tex), figures (png/pdf/svg),
+                                     summary.json (its headline result for the index)
+    results/_static/mathjax/         MathJax, so the reports' formulas render offline
+    results/index.html               per stage its headline result, then links to every report, table and figure
+
+Reports are rendered by :mod:`ganon_utils.runner.report_html` and the index by
+:mod:`ganon_utils.runner.index_page`. Notebooks run with ``GANON_PROGRESS=lines`` (a line per stage or epoch,
+no progress-bar redraws in the reports) unless the variable is set; ``--verbose`` keeps native libraries' logs.
 
 Contract with the notebooks: each has exactly one cell tagged ``parameters`` that defines
 ``profile_name`` and ``results_dir`` plus every key its profile section sets. A notebook receives
@@ -20,29 +26,26 @@ from __future__ import annotations
 
 import argparse
 import ast
-import html
 import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from ganon_utils.atomic_files import write_text_atomic
-from ganon_utils.readiness import run_problems
+from ganon_utils.library_logs import set_verbose
 from ganon_utils.profiles import Profile, ProfileError, available_profiles, load_profile, notebook_sections, repo_root
 from ganon_utils.profiles import notebook_parameters as profile_parameters
+from ganon_utils.progress import PROGRESS_ENV
+from ganon_utils.readiness import run_problems
+from ganon_utils.runner.index_page import write_index
+from ganon_utils.runner.report_html import INJECTED_TAG, PARAMETERS_TAG, export_html
+from ganon_utils.runner.stage_summary import remove_stage_summary
 
 KERNEL_NAME = "ganon-utils"
-PARAMETERS_TAG = "parameters"
-INJECTED_TAG = "injected-parameters"
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
 REQUIRED_PARAMETERS = ("profile_name", "results_dir")
-TABLE_SUFFIXES = (".csv", ".md", ".tex")
-FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 class RunError(ValueError):
@@ -265,134 +268,6 @@ def execute_notebook(
     return NotebookRun(notebook, executed, time.perf_counter() - began, written, failure)
 
 
-def export_html(executed: Path, html_path: Path) -> Path:
-    """Render an executed notebook to a standalone HTML report (images embedded), written atomically."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(embed_images=True)
-    body, _ = exporter.from_filename(str(executed))
-    write_text_atomic(html_path, body)
-    return html_path
-
-
-# --- index ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReportEntry:
-    """What results/ holds for one notebook (paths relative to the results folder)."""
-
-    stem: str
-    report: str | None
-    executed: str | None
-    status: str
-    profile: str | None
-    finished: str | None
-    tables: tuple[str, ...]
-    figures: tuple[str, ...]
-
-
-def _artifacts(results_root: Path, stem: str, suffixes: tuple[str, ...]) -> tuple[str, ...]:
-    folder = results_root / stem
-    if not folder.is_dir():
-        return ()
-    found = [
-        p.relative_to(results_root).as_posix()
-        for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in suffixes and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    ]
-    return tuple(sorted(found))
-
-
-def report_entry(results_root: Path, stem: str) -> ReportEntry:
-    """Collect the report, executed notebook, tables and figures of ``stem``.
-
-    The status (ok, failed, incomplete, not run) comes from the metadata papermill stores in the
-    executed notebook, so the index is right for notebooks run earlier too."""
-    import nbformat
-
-    report = results_root / f"{stem}.html"
-    executed = results_root / "notebooks" / f"{stem}.ipynb"
-    status, profile, finished = "not run", None, None
-    if executed.is_file():
-        nb = nbformat.read(str(executed), as_version=4)
-        meta = nb.metadata.get("papermill", {})
-        cell_states = [c.get("metadata", {}).get("papermill", {}).get("status") for c in nb.cells if c.cell_type == "code"]
-        if meta.get("exception"):
-            status = "failed"
-        elif any(state != "completed" for state in cell_states):
-            status = "incomplete"  # interrupted: some cells never ran
-        else:
-            status = "ok"
-        profile = (meta.get("parameters") or {}).get("profile_name")
-        finished = meta.get("end_time")
-    return ReportEntry(
-        stem=stem,
-        report=report.name if report.is_file() else None,
-        executed=executed.relative_to(results_root).as_posix() if executed.is_file() else None,
-        status=status,
-        profile=profile,
-        finished=finished,
-        tables=_artifacts(results_root, stem, TABLE_SUFFIXES),
-        figures=_artifacts(results_root, stem, FIGURE_SUFFIXES),
-    )
-
-
-def _link(href: str, text: str | None = None) -> str:
-    return f'<a href="{html.escape(quote(href))}">{html.escape(text or href)}</a>'
-
-
-def index_html(entries: Sequence[ReportEntry], profile_name: str, created_utc: str, commit: str, dirty: bool) -> str:
-    """The results/index.html page: one section per notebook with its report, tables and figures."""
-    code = commit + (" (with uncommitted changes)" if dirty else "")
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8"><title>GANonymization results</title>',
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-        ".ok{color:#1a7f37}.failed,.incomplete{color:#cf222e}.not-run{color:#6e7781}"
-        "img{max-width:14em;max-height:10em;margin:.3em;border:1px solid #ddd}</style></head><body>",
-        "<h1>GANonymization results</h1>",
-        f"<p>Profile <strong>{html.escape(profile_name)}</strong> &middot; generated {html.escape(created_utc)} UTC"
-        f" &middot; git commit <code>{html.escape(code)}</code></p>",
-    ]
-    for entry in entries:
-        css = entry.status.replace(" ", "-")
-        meta = f'<span class="{css}">{html.escape(entry.status)}</span>'
-        if entry.profile:
-            meta += f" &middot; profile {html.escape(str(entry.profile))}"
-        if entry.finished:
-            meta += f" &middot; finished {html.escape(str(entry.finished))}"
-        parts.append(f'<section id="{html.escape(entry.stem)}"><h2>{html.escape(entry.stem)}</h2><p>{meta}</p><ul>')
-        if entry.report:
-            parts.append(f"<li>report: {_link(entry.report)}</li>")
-        if entry.executed:
-            parts.append(f"<li>executed notebook: {_link(entry.executed)}</li>")
-        parts.append("</ul>")
-        if entry.tables:
-            parts.append("<h3>Tables</h3><ul>" + "".join(f"<li>{_link(t)}</li>" for t in entry.tables) + "</ul>")
-        if entry.figures:
-            items = []
-            for figure in entry.figures:
-                preview = f'<br><img src="{html.escape(quote(figure))}" alt="" loading="lazy">' if figure.endswith((".png", ".svg")) else ""
-                items.append(f"<li>{_link(figure)}{preview}</li>")
-            parts.append("<h3>Figures</h3><ul>" + "".join(items) + "</ul>")
-        parts.append("</section>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
-def write_index(results_root: Path, notebooks: Sequence[Path], profile_name: str) -> Path:
-    """Write results/index.html for every notebook in ``notebooks`` (run now or earlier)."""
-    from ganon_utils.provenance import git_commit
-
-    commit, dirty = git_commit()
-    created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    entries = [report_entry(results_root, nb.stem) for nb in notebooks]
-    path = results_root / "index.html"
-    write_text_atomic(path, index_html(entries, profile_name, created, commit, dirty))
-    return path
-
-
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -438,6 +313,7 @@ def run_notebooks(
     for number, (notebook, parameters) in enumerate(plan, start=1):
         print(f"[{number}/{len(plan)}] {display_path(notebook, root)} ...", flush=True)
         (results_root / notebook.stem).mkdir(parents=True, exist_ok=True)
+        remove_stage_summary(results_root / notebook.stem)  # a failed run must not show an earlier headline
         run = execute_notebook(notebook, results_root / "notebooks" / f"{notebook.stem}.ipynb", parameters, kernel_name, root, log_output)
         report = results_root / f"{notebook.stem}.html"
         if run.written:
@@ -468,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results-dir", type=Path, default=None, help="output folder (default: results/)")
     parser.add_argument("--kernel", default=None, help=f"Jupyter kernel (default: {KERNEL_NAME} if registered, else python3)")
     parser.add_argument("--log-output", action="store_true", help="stream the notebooks' cell output to the terminal")
+    parser.add_argument("--verbose", action="store_true",
+                        help="keep the native libraries' log lines (MediaPipe, TFLite) in reports and on the terminal; "
+                        "the same as GANON_LOG_LEVEL=debug")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="print the notebooks and parameters, run nothing")
     return parser
 
@@ -516,6 +395,8 @@ def cli(argv: Sequence[str] | None = None) -> int:
         except Exception as error:  # any failure here stops the run with a readable line
             print(f"FAILED: demo data: {type(error).__name__}: {error}", file=sys.stderr)
             return 1
+    set_verbose(args.verbose)
+    os.environ.setdefault(PROGRESS_ENV, "lines")  # nobody watches a papermill kernel live: a line per stage
     kernel = args.kernel or default_kernel()
     failure = run_notebooks(plan, results_root, root, kernel, args.log_output)
     index = write_index(results_root, notebooks, profile.name)

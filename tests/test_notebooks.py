@@ -24,6 +24,8 @@ import pandas as pd
 import pytest
 
 from ganon_utils import notebooks as runner
+from ganon_utils.runner import index_page
+from ganon_utils.runner.stage_summary import remove_stage_summary, write_stage_summary
 from ganon_utils.profiles import Profile, load_profile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -149,9 +151,9 @@ def test_report_entry_status_from_papermill_metadata(tmp_path: Path) -> None:
     executed("01_a", None, ["completed", "completed"])
     executed("02_b", True, ["completed", "failed"])
     executed("03_c", None, ["completed", "pending"])  # interrupted run
-    statuses = {stem: runner.report_entry(results, stem).status for stem in ("01_a", "02_b", "03_c", "04_d")}
+    statuses = {stem: index_page.report_entry(results, stem).status for stem in ("01_a", "02_b", "03_c", "04_d")}
     assert statuses == {"01_a": "ok", "02_b": "failed", "03_c": "incomplete", "04_d": "not run"}
-    assert runner.report_entry(results, "01_a").profile == "demo"
+    assert index_page.report_entry(results, "01_a").profile == "demo"
 
 
 def test_declared_parameters_reads_the_tagged_cell(tmp_path: Path) -> None:
@@ -181,13 +183,44 @@ def test_notebook_parameters_merge_and_check(three_notebooks: Path, profile_file
 
 
 def test_index_html_escapes_and_links(tmp_path: Path) -> None:
-    entry = runner.ReportEntry("01_a<b>", "01_a<b>.html", None, "ok", "demo", None, ("01_a<b>/t 1.csv",), ("01_a<b>/f.png", "01_a<b>/f.pdf"))
-    page = runner.index_html([entry], "demo<x>", "2026-01-01 00:00:00", "abc123", True)
+    entry = index_page.ReportEntry("01_a<b>", "01_a<b>.html", None, "ok", "demo", None, ("01_a<b>/t 1.csv",), ("01_a<b>/f.png", "01_a<b>/f.pdf"))
+    page = index_page.index_html([entry], "demo<x>", "2026-01-01 00:00:00", "abc123", True)
     assert "<b>" not in page.replace("<b>GAN", "")  # names escaped
     assert "demo&lt;x&gt;" in page and "uncommitted" in page
     (tmp_path / "index.html").write_text(page)
-    assert links_of(tmp_path / "index.html") == ["01_a%3Cb%3E.html", "01_a%3Cb%3E/t%201.csv", "01_a%3Cb%3E/f.png", "01_a%3Cb%3E/f.pdf"]
-    assert page.count("<img ") == 1  # previews for png/svg, not pdf
+    # the stage's report link, then the list of every file
+    assert links_of(tmp_path / "index.html") == ["01_a%3Cb%3E.html", "01_a%3Cb%3E.html", "01_a%3Cb%3E/t%201.csv", "01_a%3Cb%3E/f.png", "01_a%3Cb%3E/f.pdf"]
+    assert "<img " not in page  # thumbnails only where the notebook chose them (its summary)
+    assert "not comparable to the paper" not in page  # the notice is for the demo profile
+
+
+def test_index_shows_each_stage_title_time_headline_table_thumbnail_and_backends(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    (results / "notebooks").mkdir(parents=True)
+    source = tmp_path / "04_eval_x.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("intro\n\n# 04 · Identity distance (Table 1)\n\ntext")])
+    nbformat.write(nb, str(source))
+    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    executed.cells[0].metadata["papermill"] = {"status": "completed"}
+    executed.metadata["papermill"] = {"exception": None, "parameters": {"profile_name": "demo"}, "end_time": "t", "duration": 125.4}
+    nbformat.write(executed, str(results / "notebooks" / "04_eval_x.ipynb"))
+    figures = results / "04_eval_x" / "figures"
+    figures.mkdir(parents=True)
+    (figures / "dist.png").write_bytes(b"png")
+    table1 = pd.DataFrame({"method": ["pixel8", "blur9"], "mean_distance": [0.89084, 0.0047], "paper": [0.8791, np.nan]})
+    write_stage_summary(results / "04_eval_x", "Mean **cosine distance** <to> the original", tables={"Table 1 beside the paper": table1},
+                        figures=[figures / "dist.png"], backends={"recognizer": "sface"})  # fmt: skip
+    entry = index_page.report_entry(results, "04_eval_x", source)
+    assert entry.title == "04 · Identity distance (Table 1)" and entry.seconds == 125.4
+    page = index_page.index_html([entry], "demo", "2026-01-01 00:00:00", "abc", False)
+    assert "<h2>04 · Identity distance (Table 1)</h2>" in page and "took 2 min 05 s" in page
+    assert "Mean <strong>cosine distance</strong> &lt;to&gt; the original" in page
+    assert "<caption>Table 1 beside the paper</caption>" in page and "<td>0.891</td>" in page and "<td>0.879</td>" in page
+    assert '<img src="04_eval_x/figures/dist.png"' in page and "recognizer: <code>sface</code>" in page
+    assert "not comparable to the paper" in page  # demo profile
+    # a failed rerun hides the old headline: the runner deletes the summary before the notebook runs
+    remove_stage_summary(results / "04_eval_x")
+    assert index_page.report_entry(results, "04_eval_x", source).summary is None
 
 
 def test_prepare_data_builds_demo_data_only_when_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -244,7 +277,7 @@ def test_from_runs_only_the_later_notebooks(three_notebooks: Path, profile_file:
     assert run_cli(["--from", "02"], three_notebooks, results, profile_file) == 0
     assert not (results / "notebooks" / "01_alpha.ipynb").exists()
     assert (results / "02_beta" / "params.json").is_file() and (results / "03_gamma.html").is_file()
-    entries = {e.stem: e.status for e in (runner.report_entry(results, nb.stem) for nb in runner.list_notebooks(three_notebooks))}
+    entries = {e.stem: e.status for e in (index_page.report_entry(results, nb.stem) for nb in runner.list_notebooks(three_notebooks))}
     assert entries == {"01_alpha": "not run", "02_beta": "ok", "03_gamma": "ok"}
 
 
@@ -266,7 +299,7 @@ def test_failure_names_notebook_cell_and_error_and_stops(tmp_path: Path, profile
     assert (results / "01_alpha" / "params.json").is_file()
     assert not (results / "03_after").exists() and not (results / "notebooks" / "03_after.ipynb").exists()
     assert "boom: bad input" in (results / "02_fail.html").read_text()  # what ran is rendered
-    assert runner.report_entry(results, "02_fail").status == "failed"
+    assert index_page.report_entry(results, "02_fail").status == "failed"
     assert "02_fail.html" in links_of(results / "index.html")
 
 
@@ -389,3 +422,15 @@ def test_table_copies_round_floats_but_keep_small_p_values_readable(tmp_path: Pa
     assert "| a | 0.1235 | 3.200e-24 |" in markdown and "| b |  | 0.0400 |" in markdown
     assert "3.200e-24" in (tmp_path / "t.tex").read_text() and "0.1235" in (tmp_path / "t.tex").read_text()
     assert pd.read_csv(tmp_path / "t.csv")["mean"][0] == 0.123456789  # the CSV keeps full precision
+
+
+def test_notebooks_open_on_the_kernel_the_setup_registers() -> None:
+    """JupyterLab opens each notebook on its saved kernelspec: it must be the `ganon-utils` kernel of .venv."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    names = {nbformat.read(str(nb), as_version=4).metadata["kernelspec"]["name"] for nb in runner.list_notebooks(REPO_ROOT / "notebooks")}
+    assert names == {runner.KERNEL_NAME}
+    assert f"--name {runner.KERNEL_NAME}" in (REPO_ROOT / "scripts" / "setup_env.sh").read_text()
+    if Path(sys.prefix).resolve() == (REPO_ROOT / ".venv").resolve():  # the environment the README's commands make
+        spec = KernelSpecManager().get_kernel_spec(runner.KERNEL_NAME)
+        assert Path(spec.argv[0]).parent == REPO_ROOT / ".venv" / "bin"

@@ -146,9 +146,9 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 def _progress(total: int, method: str, enabled: bool):
-    from ganon_utils.progress import tqdm
+    from ganon_utils.progress import progress_bar
 
-    return tqdm(total=total, desc=f"anonymize {method}", unit="face", disable=not enabled)
+    return progress_bar(total=total, desc=f"anonymize {method}", unit="face", disable=not enabled)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -453,9 +453,9 @@ def paste_back_photos(
     anonymized_of = anonymized.set_index("face_id")
     tasks = list(tasks)
     rows = []
-    from ganon_utils.progress import tqdm
+    from ganon_utils.progress import progress_bar
 
-    for task in tqdm(tasks, desc="paste back", unit="photo", disable=not progress):
+    for task in progress_bar(tasks, desc="paste back", unit="photo", disable=not progress):
         row = {"image_id": task.image_id, "source": task.relative_path, "status": STATUS_OK, "message": "",
                "n_faces": 0, "n_pasted": 0, "photo_path": ""}  # fmt: skip
         rows.append(row)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganon_utils.devices import precision_dtype, resolve_device
+from ganon_utils.library_logs import quiet_python_loggers
 from ganon_utils.pix2pix.checkpoints import (
     AUTHORS_WEIGHTS_SOURCE,
     CHECKPOINT_FORMAT,
@@ -215,6 +216,7 @@ def compile_generator(generator: nn.Module) -> nn.Module:
     first call compiles (seconds to a minute); every new input shape compiles again, so callers keep
     the batch shape fixed (:class:`FaceSynthesizer` pads the last batch).
     """
+    quiet_python_loggers()  # Inductor's CUDA_HOME warning on machines without a GPU
     return torch.compile(generator, dynamic=False, options={"freezing": True})  # type: ignore[return-value]
 
 

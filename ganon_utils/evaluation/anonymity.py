@@ -25,7 +25,7 @@ from ganon_utils.atomic_files import atomic_path
 from ganon_utils.evaluation.identity import FaceEmbedder, cosine_distance
 from ganon_utils.image_io import ImageLoadError, load_image
 from ganon_utils.preprocess.pipeline import read_stage_outputs
-from ganon_utils.progress import tqdm
+from ganon_utils.progress import progress_bar
 
 ORIGINAL = "original"
 """The row of Table 1 that compares each original face with itself (distance 0 by construction)."""
@@ -177,7 +177,7 @@ def identity_distances(
 
     wanted = set(faces["face_id"])
     n_files = len(faces) + sum(int((m["status"].isin(ANONYMIZED_STATUSES) & m["face_id"].isin(wanted)).sum()) for m in manifests.values())
-    bar = tqdm(total=n_files, desc=f"identity embeddings ({embedder.name})", unit="face", disable=not progress)
+    bar = progress_bar(total=n_files, desc=f"identity embeddings ({embedder.name})", unit="face", disable=not progress)
     try:
         original_files = {f: preprocess_dir / p for f, p in zip(faces["face_id"], faces["face_path"])}
         originals, original_errors = embed_files(

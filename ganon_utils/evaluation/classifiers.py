@@ -29,6 +29,7 @@ from torch import nn
 
 from ganon_utils.atomic_files import atomic_path
 from ganon_utils.devices import resolve_device
+from ganon_utils.library_logs import filtered_native_stderr
 from ganon_utils.weights import packaged_model_file, require_weight
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
@@ -100,8 +101,9 @@ class FerClassifier:
         from ai_edge_litert.interpreter import Interpreter
 
         path = fer_model_path()
-        self._interpreter = Interpreter(model_path=str(path))
-        self._interpreter.allocate_tensors()
+        with filtered_native_stderr():
+            self._interpreter = Interpreter(model_path=str(path))
+            self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self._size = int(self._input["shape"][1])
@@ -117,11 +119,13 @@ class FerClassifier:
             return np.zeros((0, len(self.classes)), np.float32)
         batch = np.stack([fer_input(crop_box(rgb, box), self._size) for rgb, box in zip(faces, boxes)])
         if len(batch) != self._batch:
-            self._interpreter.resize_tensor_input(self._input["index"], list(batch.shape))
-            self._interpreter.allocate_tensors()
+            with filtered_native_stderr():
+                self._interpreter.resize_tensor_input(self._input["index"], list(batch.shape))
+                self._interpreter.allocate_tensors()
             self._batch = len(batch)
         self._interpreter.set_tensor(self._input["index"], batch)
-        self._interpreter.invoke()
+        with filtered_native_stderr():
+            self._interpreter.invoke()
         probabilities = self._interpreter.get_tensor(self._output["index"]).astype(np.float32)
         return probabilities / probabilities.sum(axis=1, keepdims=True)
 

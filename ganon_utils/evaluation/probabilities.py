@@ -21,7 +21,7 @@ from ganon_utils.evaluation.anonymity import ORIGINAL, read_method_manifest
 from ganon_utils.evaluation.classifiers import Box, ExpressionClassifier, landmark_box
 from ganon_utils.image_io import ImageLoadError, load_image
 from ganon_utils.preprocess.pipeline import read_stage_outputs
-from ganon_utils.progress import tqdm
+from ganon_utils.progress import progress_bar
 
 PROBABILITY_PREFIX = "p_"
 STATUS_OK = "ok"
@@ -109,7 +109,7 @@ def class_probabilities(
 
     columns = [PROBABILITY_PREFIX + c for c in classifier.classes]
     rows: list[dict[str, Any]] = []
-    bar = tqdm(total=sum(len(v[0]) for v in versions.values()), desc=f"class probabilities ({classifier.name})",
+    bar = progress_bar(total=sum(len(v[0]) for v in versions.values()), desc=f"class probabilities ({classifier.name})",
                unit="face", disable=not progress)  # fmt: skip
     try:
         for version, (files, reasons) in versions.items():

@@ -43,6 +43,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ganon_utils.atomic_files import atomic_path, write_csv_atomic, write_text_atomic
 from ganon_utils.devices import configure_cuda, resolve_device
 from ganon_utils.image_io import save_png
+from ganon_utils.library_logs import quiet_python_loggers
 from ganon_utils.pix2pix.checkpoints import (
     TrainingState,
     load_training_state,
@@ -266,7 +267,10 @@ def uses_channels_last(config: TrainConfig, device: torch.device) -> bool:
 
 def maybe_compile(module: nn.Module, enabled: bool) -> nn.Module:
     """``torch.compile(module)`` with static shapes when enabled (the batch size is fixed), else the module."""
-    return torch.compile(module, dynamic=False) if enabled else module  # type: ignore[return-value]
+    if not enabled:
+        return module
+    quiet_python_loggers()  # Inductor's CUDA_HOME warning on machines without a GPU
+    return torch.compile(module, dynamic=False)  # type: ignore[return-value]
 
 
 def wrap_for_training(
@@ -521,7 +525,7 @@ def train(
         resume: continue from ``output_dir/checkpoints/last.pt`` when it exists (refused when the folder
             was made with another configuration). False starts afresh and refuses a folder that already
             holds a checkpoint.
-        progress: show tqdm progress bars.
+        progress: report progress (a live bar in a terminal or JupyterLab, a line per epoch elsewhere).
 
     Returns:
         A :class:`TrainResult`; its ``log`` has one row per completed epoch of the whole run.
@@ -546,7 +550,7 @@ def _train(
     resume: bool,
     progress: bool,
 ) -> TrainResult:
-    from ganon_utils.progress import tqdm
+    from ganon_utils.progress import progress_bar
 
     batch_size = per_process_batch_size(config, run)
     train_split, sample_split = resolve_splits(preprocess_dir, config)
@@ -592,12 +596,12 @@ def _train(
     last = output_dir / CHECKPOINTS / LAST_CHECKPOINT
     show = progress and run.is_main
 
-    epoch_bar = tqdm(total=config.epochs, initial=min(start_epoch, config.epochs), desc="epochs", unit="epoch", disable=not show)
+    epoch_bar = progress_bar(total=config.epochs, initial=min(start_epoch, config.epochs), desc="epochs", unit="epoch", disable=not show)
     try:
         for epoch in range(start_epoch, config.epochs):
             loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
             torch.manual_seed(epoch_seed(config.seed, epoch, run.rank))
-            with tqdm(
+            with progress_bar(
                 total=steps_per_epoch(loader, config), desc=f"epoch {epoch + 1}", unit="step", leave=False, disable=not show
             ) as step_bar:
                 stats = run_epoch(train_generator, train_discriminator, optimizers, loader, config, device, progress_bar=step_bar)

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ganon_utils.library_logs import filtered_native_stderr
 from ganon_utils.weights import require_weight
 
 
@@ -51,13 +52,15 @@ class BlazeFaceDetector:
     def __init__(self, min_confidence: float = 0.5, full_range: bool = True) -> None:
         import mediapipe as mp
 
-        self._model = mp.solutions.face_detection.FaceDetection(
-            model_selection=1 if full_range else 0, min_detection_confidence=min_confidence
-        )
+        with filtered_native_stderr():
+            self._model = mp.solutions.face_detection.FaceDetection(
+                model_selection=1 if full_range else 0, min_detection_confidence=min_confidence
+            )
 
     def __call__(self, rgb: np.ndarray) -> list[FaceDetection]:
         height, width = rgb.shape[:2]
-        result = self._model.process(np.ascontiguousarray(rgb))
+        with filtered_native_stderr():
+            result = self._model.process(np.ascontiguousarray(rgb))
         faces = []
         for detection in result.detections or []:
             rel = detection.location_data.relative_bounding_box

@@ -8,6 +8,7 @@ image the generator sees is made on demand by :func:`render_landmarks` at any si
 from __future__ import annotations
 
 import numpy as np
+from ganon_utils.library_logs import filtered_native_stderr
 
 NUM_LANDMARKS = 478  # 468 face-mesh points + 2 x 5 iris points (refine_landmarks=True)
 
@@ -20,16 +21,18 @@ class LandmarkExtractor:
     def __init__(self, min_confidence: float = 0.5) -> None:
         import mediapipe as mp
 
-        self._model = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=1,
-            refine_landmarks=True,
-            min_detection_confidence=min_confidence,
-        )
+        with filtered_native_stderr():
+            self._model = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                max_num_faces=1,
+                refine_landmarks=True,
+                min_detection_confidence=min_confidence,
+            )
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
         """Return (478, 3) float32 normalised landmarks of the face in ``rgb``, or None if none is found."""
-        result = self._model.process(np.ascontiguousarray(rgb))
+        with filtered_native_stderr():
+            result = self._model.process(np.ascontiguousarray(rgb))
         if not result.multi_face_landmarks:
             return None
         points = result.multi_face_landmarks[0].landmark

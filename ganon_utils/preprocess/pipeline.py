@@ -367,9 +367,9 @@ def _execute(
 ) -> Iterator[dict]:
     if not tasks:
         return
-    from ganon_utils.progress import tqdm
+    from ganon_utils.progress import progress_bar
 
-    bar = tqdm(total=len(tasks), desc="preprocess", unit="img", disable=not progress)
+    bar = progress_bar(total=len(tasks), desc="preprocess", unit="img", disable=not progress)
     if n_workers == 0 and scheduler_address is None:
         for task in tasks:
             yield process_image(task, config, output_dir)

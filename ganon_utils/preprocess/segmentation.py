@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+from ganon_utils.library_logs import filtered_native_stderr
 
 Box = tuple[float, float, float, float]
 
@@ -47,11 +48,13 @@ class SelfieHeadSegmenter:
     def __init__(self, threshold: float = 0.5) -> None:
         import mediapipe as mp
 
-        self._model = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        with filtered_native_stderr():
+            self._model = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
         self.threshold = threshold
 
     def __call__(self, rgb: np.ndarray, face_box: Box) -> np.ndarray:
-        person = self._model.process(np.ascontiguousarray(rgb)).segmentation_mask > self.threshold
+        with filtered_native_stderr():
+            person = self._model.process(np.ascontiguousarray(rgb)).segmentation_mask > self.threshold
         return person & head_ellipse_mask(rgb.shape[0], rgb.shape[1], face_box)
 
 
