@@ -35,8 +35,13 @@ __all__ = [
     "LoadedImage",
     "image_id_for",
     "list_images",
+    "encode_photo",
     "encode_png",
+    "image_format",
     "load_image",
+    "photo_format",
+    "photo_output_name",
+    "save_photo",
     "save_png",
 ]
 
@@ -349,6 +354,59 @@ def encode_png(pixels: np.ndarray) -> bytes:
 def save_png(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
     """Write an 8-bit RGB (H, W, 3) or greyscale (H, W) array as a metadata-free PNG, atomically."""
     write_bytes_atomic(path, encode_png(rgb))
+
+
+PHOTO_FORMATS: dict[str, dict[str, object]] = {
+    "JPEG": {"quality": 95},
+    "PNG": {"compress_level": 6, "optimize": False},
+    "WEBP": {"quality": 95},
+    "TIFF": {"compression": "tiff_deflate"},
+    "BMP": {},
+}
+"""Formats a whole anonymised photo is written in, with their encoder settings (JPEG at quality 95)."""
+PHOTO_FORMAT_ALIASES = {"MPO": "JPEG"}
+"""Pillow reads cameras' multi-picture JPEGs as MPO; they are written as plain JPEG."""
+FALLBACK_PHOTO_FORMAT = "PNG"
+
+
+def image_format(path: str | os.PathLike[str]) -> str | None:
+    """The format Pillow recognises in ``path`` from its header (``"JPEG"``, ``"PNG"``, ...), None if none."""
+    try:
+        with _open_readonly(Path(path)) as handle, Image.open(handle, formats=ACCEPTED_FORMATS) as image:
+            return image.format
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+
+
+def photo_format(input_format: str | None) -> str:
+    """The format an anonymised photo is written in: the input's (:data:`PHOTO_FORMATS`), else PNG."""
+    name = PHOTO_FORMAT_ALIASES.get(str(input_format).upper(), str(input_format).upper())
+    return name if name in PHOTO_FORMATS else FALLBACK_PHOTO_FORMAT
+
+
+def photo_output_name(relative_path: str, input_format: str | None) -> str:
+    """Where an anonymised photo goes, relative to its output folder: the input's relative path, with ``.png``
+    appended when the input's format cannot be written (``scan.gif`` -> ``scan.gif.png``)."""
+    name = str(input_format).upper()
+    kept = PHOTO_FORMAT_ALIASES.get(name, name) == photo_format(input_format)
+    return relative_path if kept else f"{relative_path}.{FALLBACK_PHOTO_FORMAT.lower()}"
+
+
+def encode_photo(rgb: np.ndarray, format: str) -> bytes:
+    """An (H, W, 3) uint8 RGB photo encoded in ``format`` (:data:`PHOTO_FORMATS`) without any metadata
+    (no EXIF, ICC profile or text; JPEG at quality 95)."""
+    if format == "PNG":
+        return encode_png(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"encode_photo expects an (H, W, 3) uint8 array, got {rgb.dtype} {rgb.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format=format, **PHOTO_FORMATS[format])
+    return buffer.getvalue()
+
+
+def save_photo(path: str | os.PathLike[str], rgb: np.ndarray, format: str) -> None:
+    """Write a metadata-free photo in ``format`` atomically."""
+    write_bytes_atomic(path, encode_photo(rgb, format))
 
 
 # ---------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
+import numpy as np
+
 LOG_LEVEL_ENV = "GANON_LOG_LEVEL"
 """Environment variable: ``debug`` (or ``verbose``, ``info``) shows the native libraries' logs; anything else hides them."""
 
@@ -38,6 +40,10 @@ CHATTER_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"^INFO: Initialized TensorFlow Lite runtime"),
 )
 """Lines that native libraries print on every model build or first inference and that carry no information."""
+
+WARM_UP_IMAGE = np.zeros((64, 64, 3), np.uint8)
+"""A black image that native models process once while their start-up logs are captured (MediaPipe graphs open
+their calculators, which log, on their own threads after the constructor returns)."""
 
 QUIET_PYTHON_LOGGERS = ("torch.utils.cpp_extension", "absl")
 """Python loggers whose warnings are start-up chatter (CUDA_HOME on machines without a GPU, absl's own)."""

@@ -4,7 +4,9 @@
   installed, else the text bar, which the front end redraws in place).
 - Where nobody watches live (papermill, a pipe, a CI log) a live bar only leaves its every redraw behind: a rendered
   report of a training run was mostly progress-bar lines. There :class:`LineProgress` prints one short line when a
-  stage or epoch ends ("preprocess: 27 img in 3.1 s (8.7 img/s)"), and one a minute while a long one runs.
+  stage ends ("preprocess: 27 img in 3.1 s (8.7 img/s)"); while a long one runs, a line at most once a minute and
+  once per tenth of the work (so an hour-long stage adds about ten lines, a minute-long one none). An inner,
+  transient bar (``leave=False``, e.g. the steps of one epoch) prints only those progress lines, no final one.
 
 ``GANON_PROGRESS=bar|lines|off`` overrides the choice; ``python -m ganon_utils run`` sets ``lines`` for the notebooks
 it executes. :func:`progress_bar` is the one constructor; both kinds take tqdm's ``update``, ``set_postfix``,
@@ -23,7 +25,9 @@ from typing import IO, Any
 PROGRESS_ENV = "GANON_PROGRESS"
 PROGRESS_MODES = ("bar", "lines", "off")
 LINE_INTERVAL_S = 60.0
-"""While a stage runs, :class:`LineProgress` prints at most one intermediate line per this many seconds."""
+"""While a stage runs, :class:`LineProgress` prints at most one intermediate line per this many seconds..."""
+LINE_FRACTION = 0.1
+"""... and per this share of the total (when the total is known)."""
 
 
 def in_jupyter_frontend() -> bool:
@@ -83,8 +87,10 @@ class LineProgress:
         unit: str = "it",
         initial: int = 0,
         unit_scale: bool = False,
+        leave: bool = True,
         file: IO[str] | None = None,
         interval_s: float = LINE_INTERVAL_S,
+        fraction: float = LINE_FRACTION,
     ) -> None:
         self.iterable = iterable
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
@@ -92,9 +98,11 @@ class LineProgress:
         self.total, self.desc, self.unit, self.unit_scale = total, desc, unit, unit_scale
         self.initial = self.n = initial
         self.postfix: dict[str, Any] = {}
+        self.leave = leave
         self.file = file
-        self.interval_s = interval_s
+        self.interval_s, self.fraction = interval_s, fraction
         self.started = self.last_line = time.perf_counter()
+        self.last_line_n = initial
         self.closed = False
 
     def _write(self, text: str) -> None:
@@ -132,8 +140,9 @@ class LineProgress:
     def update(self, n: int = 1) -> None:
         self.n += n
         now = time.perf_counter()
-        if now - self.last_line >= self.interval_s:
-            self.last_line = now
+        enough_work = not self.total or self.n - self.last_line_n >= self.fraction * self.total
+        if now - self.last_line >= self.interval_s and enough_work and (self.total is None or self.n < self.total):
+            self.last_line, self.last_line_n = now, self.n
             self._write(self._line(final=False))
 
     def set_postfix(self, ordered_dict: Mapping[str, Any] | None = None, refresh: bool = True, **kwargs: Any) -> None:
@@ -146,7 +155,7 @@ class LineProgress:
         if self.closed:
             return
         self.closed = True
-        if self.n > self.initial or (self.total or 0) > self.initial:
+        if self.leave and (self.n > self.initial or (self.total or 0) > self.initial):
             self._write(self._line(final=True))
 
     def __iter__(self) -> Iterator[Any]:
@@ -192,7 +201,7 @@ def progress_bar(
     """
     mode = "off" if disable else progress_mode()
     if mode == "lines":
-        return LineProgress(iterable, total=total, desc=desc, unit=unit, initial=initial, unit_scale=unit_scale)
+        return LineProgress(iterable, total=total, desc=desc, unit=unit, initial=initial, unit_scale=unit_scale, leave=leave)
     tqdm = _tqdm_class()
     scale = {"unit_scale": True, "unit_divisor": 1024} if unit_scale else {}
     return tqdm(iterable, total=total, desc=desc, unit=unit, initial=initial, leave=leave, disable=mode == "off", **scale)

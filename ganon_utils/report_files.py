@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ganon_utils.atomic_files import atomic_path, write_csv_atomic, write_text_atomic
@@ -53,6 +55,44 @@ def save_table(df: pd.DataFrame, path_stem: str | Path) -> list[Path]:
     write_text_atomic(stem.with_suffix(".md"), markdown_table(df))
     write_text_atomic(stem.with_suffix(".tex"), df.to_latex(index=False, escape=True, float_format=format_cell))
     return [stem.with_suffix(s) for s in (".csv", ".md", ".tex")]
+
+
+def evenly_spaced_rows(table: pd.DataFrame, max_rows: int = 12) -> pd.DataFrame:
+    """At most ``max_rows`` rows of ``table`` for display: the first, the last and evenly spaced ones between
+    (a 60-epoch training log shown as 12 rows; the saved table keeps every row)."""
+    if len(table) <= max_rows:
+        return table
+    positions = np.unique(np.linspace(0, len(table) - 1, max_rows).round().astype(int))
+    return table.iloc[positions]
+
+
+def set_epoch_axis(ax: Axes) -> None:
+    """Label the x axis "epoch" with whole-number ticks (a 4-epoch run shows 1 2 3 4, not 1.0 1.5 ...)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def wrap_label(text: str, width: int = 22) -> str:
+    """``text`` broken into lines of at most ``width`` characters at ``_``, ``-`` or spaces (long face ids as
+    figure labels); a part longer than ``width`` is split where it must. Nothing is cut off."""
+    lines: list[str] = []
+    current = ""
+    for part in re.split(r"(?<=[_\- ])", text):
+        while len(part) > width:
+            if current:
+                lines.append(current)
+                current = ""
+            lines.append(part[:width])
+            part = part[width:]
+        if len(current) + len(part) > width and current:
+            lines.append(current)
+            current = ""
+        current += part
+    if current:
+        lines.append(current)
+    return "\n".join(lines)
 
 
 def figure_png(figure: Figure, dpi: int = 100) -> bytes:

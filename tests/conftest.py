@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -83,11 +84,30 @@ def astronaut() -> np.ndarray:
     return data.astronaut()
 
 
+REMOTE_SCRIPT = re.compile(r"<script[^>]*\ssrc=[\"'](?:https?:)?//", re.IGNORECASE)
+PROGRESS_BAR_REDRAW = re.compile(r"\d+%\|")  # tqdm's " 37%|███▋      |"
+
+
+def assert_clean_report(report_html: str) -> None:
+    """A report reads offline like a supplement: no remote script, no progress-bar redraws, no native-library
+    chatter, one parameters cell."""
+    assert not REMOTE_SCRIPT.search(report_html), REMOTE_SCRIPT.search(report_html).group(0)
+    assert not PROGRESS_BAR_REDRAW.search(report_html), PROGRESS_BAR_REDRAW.search(report_html).group(0)
+    for chatter in ("W0000 ", "XNNPACK", "absl::InitializeLog", "CUDA_HOME"):
+        assert chatter not in report_html, chatter
+    assert report_html.count("celltag_parameters") == 1 and "celltag_injected-parameters" not in report_html
+
+
 def execute_notebook(name: str, output: Path, parameters: dict) -> None:
-    """Run notebooks/<name>.ipynb with papermill (repository root as working folder, python3 kernel)."""
+    """Run notebooks/<name>.ipynb with papermill (repository root as working folder, python3 kernel), then render
+    it as the runner does and check that the report is clean (:func:`assert_clean_report`)."""
     import papermill
+
+    from ganon_utils.runner.report_html import export_html
 
     papermill.execute_notebook(
         str(REPO_ROOT / "notebooks" / f"{name}.ipynb"), str(output), parameters=parameters, kernel_name="python3",
         cwd=str(REPO_ROOT), progress_bar=False,
     )  # fmt: skip
+    report = export_html(Path(output), Path(output).with_suffix(".html"))
+    assert_clean_report(report.read_text())

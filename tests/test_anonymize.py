@@ -3,6 +3,7 @@ paste-back, the command line, resuming, and notebook 03 run with papermill."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import struct
@@ -31,10 +32,12 @@ from ganon_utils.anonymize import cli as anonymize_cli
 from ganon_utils.anonymize import synthesis
 from ganon_utils.anonymize.methods import builtin_method
 from ganon_utils.anonymize.paste_back import photo_region
+from ganon_utils.anonymize.photos import PREPROCESS_FOLDER
 from ganon_utils.anonymize.synthesis import images_to_input, output_to_images
 from ganon_utils.pix2pix import Discriminator, GeneratorUNet, save_checkpoint
 from ganon_utils.preprocess import PreprocessConfig, run_preprocess, tasks_from_folder
 from ganon_utils.preprocess.pipeline import detect_and_process
+from tests.conftest import execute_notebook
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXIF_ARTIST = "Secret Photographer 4711"
@@ -120,9 +123,26 @@ def save_jpeg_with_exif(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
+def jpeg_markers(data: bytes) -> list[int]:
+    """The marker bytes of a JPEG file's segments up to the start of the scan (0xE1 = APP1/EXIF, 0xFE = comment)."""
+    assert data[:2] == b"\xff\xd8"
+    markers, offset = [], 2
+    while offset < len(data) and data[offset] == 0xFF:
+        marker = data[offset + 1]
+        markers.append(marker)
+        if marker == 0xDA:  # start of scan: the compressed data follows
+            break
+        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
+        offset += 2 + length
+    return markers
+
+
 def assert_no_metadata(path: Path) -> None:
     data = path.read_bytes()
-    assert png_chunk_types(data) == ["IHDR"] + ["IDAT"] * (len(png_chunk_types(data)) - 2) + ["IEND"], path
+    if data[:2] == b"\xff\xd8":  # JPEG: JFIF header, tables, frame, scan; no APP1 (EXIF/XMP), APP2 (ICC), comment
+        assert set(jpeg_markers(data)) <= {0xE0, 0xDB, 0xC4, 0xC0, 0xC2, 0xDD, 0xDA}, (path, jpeg_markers(data))
+    else:
+        assert png_chunk_types(data) == ["IHDR"] + ["IDAT"] * (len(png_chunk_types(data)) - 2) + ["IEND"], path
     assert EXIF_ARTIST.encode() not in data and b"private comment" not in data
     with Image.open(path) as image:
         assert not image.getexif() and "exif" not in image.info
@@ -353,10 +373,10 @@ def test_outputs_carry_no_metadata_of_the_input(tmp_path, astronaut, checkpoint)
     photos.mkdir()
     save_jpeg_with_exif(photos / "astronaut.jpg", astronaut)
     for method, ckpt in (("pixel8", None), ("ganonymization", checkpoint)):
-        result = anonymize_photos(photos, tmp_path / "out", method, checkpoint=ckpt, paste_back=True, device="cpu", progress=False)
-        written = [result.method_dir / p for p in result.faces["face_path"]]
+        result = anonymize_photos(photos, tmp_path / "out", method, checkpoint=ckpt, device="cpu", progress=False)
+        written = [result.crops_dir / p for p in result.faces["face_path"]]
         written += [result.method_dir / p for p in result.photos["photo_path"]]
-        assert len(written) == 2
+        assert len(written) == 2 and written[1] == tmp_path / "out" / method / "astronaut.jpg"
         for path in written:
             assert_no_metadata(path)
 
@@ -366,14 +386,15 @@ def test_paste_back_replaces_only_the_face_region(tmp_path, astronaut) -> None:
     photos.mkdir()
     Image.fromarray(astronaut[:, 40:]).save(photos / "astronaut.png")  # not square: 512 x 472
     original = np.asarray(Image.open(photos / "astronaut.png"))
-    result = anonymize_photos(photos, tmp_path / "out", "pixel8", paste_back=True, progress=False)
+    result = anonymize_photos(photos, tmp_path / "out", "pixel8", progress=False)
     row = result.photos.iloc[0]
     assert (row["status"], row["n_faces"], row["n_pasted"]) == ("ok", 1, 1)
     pasted = np.asarray(Image.open(result.method_dir / row["photo_path"]))
     assert pasted.shape == original.shape
 
-    face = pd.read_csv(tmp_path / "out" / "_preprocess" / "faces.csv").iloc[0]
-    config = json.loads((tmp_path / "out" / "_preprocess" / "config.json").read_text())
+    stage01_dir = tmp_path / "out" / PREPROCESS_FOLDER
+    face = pd.read_csv(stage01_dir / "faces.csv").iloc[0]
+    config = json.loads((stage01_dir / "config.json").read_text())
     matrix = alignment_from_record(
         (face.box_x0, face.box_y0, face.box_x1, face.box_y1), face.angle_degrees, margin=config["face_margin"], size=512
     )
@@ -386,8 +407,8 @@ def test_paste_back_replaces_only_the_face_region(tmp_path, astronaut) -> None:
     assert changed.sum() > 0.5 * box_area  # the face itself is replaced
 
     # where the mask is fully on, the photo shows the anonymised face warped back (the geometry is right)
-    anonymized = np.asarray(Image.open(result.method_dir / "all" / f"{face.face_id}.png"))
-    segmented = np.asarray(Image.open(tmp_path / "out" / "_preprocess" / face.face_path))
+    anonymized = np.asarray(Image.open(result.crops_dir / "all" / f"{face.face_id}.png"))
+    segmented = np.asarray(Image.open(stage01_dir / face.face_path))
     alpha = feathered_mask(head_mask(segmented))
     size = (original.shape[1], original.shape[0])
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
@@ -418,9 +439,92 @@ def test_photo_without_a_detected_face_is_not_written(tmp_path) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(photos / "wall.png")
-    result = anonymize_photos(photos, tmp_path / "out", "blur9", paste_back=True, progress=False)
+    result = anonymize_photos(photos, tmp_path / "out", "blur9", progress=False)
     assert result.photos.iloc[0]["status"] == "no_face" and result.photos.iloc[0]["photo_path"] == ""
-    assert not (result.method_dir / "photos").exists()
+    assert not (result.method_dir / "wall.png").exists()
+
+
+def test_photos_come_out_whole_in_their_format_under_their_relative_paths(tmp_path, astronaut) -> None:
+    photos = tmp_path / "photos"
+    (photos / "trip" / "day1").mkdir(parents=True)
+    save_jpeg_with_exif(photos / "trip" / "day1" / "me.JPG", astronaut)
+    Image.fromarray(astronaut[:, ::-1]).save(photos / "mirror.png")
+    result = anonymize_photos(photos, tmp_path / "out", "pixel8", progress=False)
+    table = result.photos.set_index("source")
+    assert table["status"].tolist() == ["ok"] * 2 and (table["n_pasted"] == 1).all()
+    assert table.loc["trip/day1/me.JPG", "photo_path"] == "trip/day1/me.JPG"
+    Image.fromarray(astronaut).save(tmp_path / "old.gif")  # read, but GIF is no format for a photo: written as PNG
+    single = anonymize_photos(tmp_path / "old.gif", tmp_path / "out_gif", "pixel8", progress=False)
+    assert single.photos["photo_path"].tolist() == ["old.gif.png"]
+    method_dir = tmp_path / "out" / "pixel8"
+    with Image.open(method_dir / "trip" / "day1" / "me.JPG") as jpeg, Image.open(photos / "trip" / "day1" / "me.JPG") as original:
+        assert jpeg.format == "JPEG" and jpeg.size == original.size
+        reference = io.BytesIO()
+        Image.fromarray(astronaut).save(reference, format="JPEG", quality=95)
+        assert jpeg.quantization == Image.open(reference).quantization  # quality 95
+    with Image.open(method_dir / "mirror.png") as png, Image.open(tmp_path / "out_gif" / "pixel8" / "old.gif.png") as converted:
+        assert png.format == "PNG" and converted.format == "PNG"
+        changed = (np.asarray(png) != astronaut[:, ::-1]).any(axis=2)
+        assert 0.01 < changed.mean() < 0.5  # the face is replaced, the rest of the photo is the photo
+    for path in (method_dir / "trip" / "day1" / "me.JPG", method_dir / "mirror.png"):
+        assert_no_metadata(path)
+    assert pd.read_csv(method_dir / "photos.csv")["photo_path"].tolist() == result.photos["photo_path"].tolist()
+    assert not any(p.is_absolute() for p in map(Path, result.photos["photo_path"]))
+
+
+def test_cli_one_photo_in_one_photo_out_as_the_readme_says(tmp_path, astronaut, capsys) -> None:
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(astronaut).save(photo, quality=90)
+    assert anonymize_cli.cli([str(photo), str(tmp_path / "out"), "--method", "pixel8", "--no-progress"]) == 0
+    written = tmp_path / "out" / "pixel8" / "photo.jpg"
+    with Image.open(written) as image:
+        assert image.format == "JPEG" and image.size == (512, 512)
+        difference = np.abs(np.asarray(image, dtype=int) - np.asarray(Image.open(photo), dtype=int)).max(axis=2)
+    face = pd.read_csv(tmp_path / "out" / PREPROCESS_FOLDER / "faces.csv").iloc[0]
+    x0, y0, x1, y1 = (int(round(v)) for v in (face.box_x0, face.box_y0, face.box_x1, face.box_y1))
+    inside = np.zeros_like(difference, dtype=bool)
+    inside[y0:y1, x0:x1] = True
+    assert difference[inside].mean() > 15  # the face is pixelated
+    assert np.median(difference[~inside]) <= 3  # the rest is the photo, up to JPEG re-encoding
+    out = capsys.readouterr().out
+    assert "1 of 1 photos written" in out and str(tmp_path / "out" / "pixel8") in out
+
+
+def test_cli_names_photos_it_did_not_write(tmp_path, astronaut, capsys) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(astronaut).save(folder / "face.png")
+    Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(folder / "wall.png")
+    assert anonymize_cli.cli([str(folder), str(tmp_path / "out"), "--method", "blur9", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 2 photos written" in out and "not written: wall.png (no_face" in out
+
+
+def test_ganonymization_uses_the_published_generator_path_by_default(tmp_path, astronaut, checkpoint, monkeypatch, capsys) -> None:
+    from ganon_utils.weights import default_generator_checkpoint
+
+    monkeypatch.setenv("GANON_WEIGHTS_DIR", str(tmp_path / "weights"))
+    photo = tmp_path / "me.png"
+    Image.fromarray(astronaut).save(photo)
+    args = [str(photo), str(tmp_path / "out"), "--method", "ganonymization", "--device", "cpu", "--no-progress"]
+    assert anonymize_cli.cli(args) == 2
+    message = capsys.readouterr().err
+    assert str(default_generator_checkpoint()) in message and "fetch-weights ganonymization_publication" in message
+    default_generator_checkpoint().parent.mkdir(parents=True)
+    shutil.copy(checkpoint, default_generator_checkpoint())
+    assert anonymize_cli.cli(args) == 0
+    assert (tmp_path / "out" / "ganonymization" / "me.png").is_file()
+
+
+def test_a_photos_folder_made_with_other_settings_is_refused(tmp_path, astronaut, capsys) -> None:
+    photo = tmp_path / "me.png"
+    Image.fromarray(astronaut).save(photo)
+    out = tmp_path / "out"
+    assert anonymize_cli.cli([str(photo), str(out), "--method", "pixel8", "--no-progress"]) == 0
+    first = (out / "pixel8" / "me.png").read_bytes()
+    assert anonymize_cli.cli([str(photo), str(out), "--method", "pixel8", "--size", "256", "--no-progress"]) == 2
+    assert "image_size: 512 -> 256" in capsys.readouterr().err
+    assert (out / "pixel8" / "me.png").read_bytes() == first  # nothing of the first run was touched
 
 
 # --- command line and resuming ------------------------------------------------------------------------------
@@ -432,21 +536,21 @@ def test_cli_single_photo_folder_and_stage01_folder(tmp_path, astronaut, demo_di
     photo = tmp_path / "me.png"
     Image.fromarray(astronaut).save(photo)
     out = tmp_path / "out"
-    args = ["--checkpoint", str(checkpoint), "--paste-back", "--device", "cpu", "--no-progress"]
+    args = ["--checkpoint", str(checkpoint), "--device", "cpu", "--no-progress"]
     assert main(["anonymize", str(photo), str(out), "--method", "ganonymization", *args]) == 0
-    assert (out / "ganonymization" / "all" / "me_png_0.png").is_file()
-    assert np.asarray(Image.open(out / "ganonymization" / "photos" / "me_png.png")).shape == astronaut.shape
-    assert "1 faces" in capsys.readouterr().out
+    assert np.asarray(Image.open(out / "ganonymization" / "me.png")).shape == astronaut.shape  # the whole photo
+    assert "1 of 1 photos written" in capsys.readouterr().out
 
     folder = tmp_path / "group"
     folder.mkdir()
     shutil.copy(next((demo_dir / "groups").iterdir()), folder / "group.jpg")
-    assert anonymize_cli.cli([str(folder), str(out), "--method", "pixel16", "--no-progress"]) == 0
+    assert anonymize_cli.cli([str(folder), str(out), "--method", "pixel16", "--crops", "--no-progress"]) == 0
     manifest = pd.read_csv(out / "pixel16" / "manifest.csv")
     assert len(manifest) >= 3 and (manifest["status"] == "ok").all()
+    assert (out / "pixel16" / manifest["face_path"].iloc[0]).is_file() and not (out / "pixel16" / "group.jpg").exists()
 
     # a finished stage-01 folder is used as is
-    assert anonymize_cli.cli([str(out / "_preprocess"), str(tmp_path / "out2"), "--method", "blur9", "--no-progress"]) == 0
+    assert anonymize_cli.cli([str(out / PREPROCESS_FOLDER), str(tmp_path / "out2"), "--method", "blur9", "--no-progress"]) == 0
     assert len(pd.read_csv(tmp_path / "out2" / "blur9" / "manifest.csv")) == len(manifest)
 
 
@@ -503,11 +607,11 @@ def test_notebook_03_runs_with_papermill(stage01, checkpoint, tmp_path) -> None:
         "results_dir": str(results),
         "checkpoint": str(checkpoint), "device": "cpu", "n_example_faces": 2, "batch_size": 4,
     }  # fmt: skip
-    papermill.execute_notebook(
-        str(REPO_ROOT / "notebooks" / "03_anonymize.ipynb"), str(tmp_path / "03.ipynb"),
-        parameters=parameters, kernel_name="python3", cwd=str(REPO_ROOT), progress_bar=False,
-    )  # fmt: skip
+    execute_notebook("03_anonymize", tmp_path / "03.ipynb", parameters)  # the report is checked too
     n_faces = len(ok_faces(stage01))
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["figures"] == [f"figures/fig3_anonymization_examples_{stage01.name}.png"]
+    assert summary["tables"][0]["columns"][:3] == ["dataset", "method", "ok"]
     counts = pd.read_csv(results / "tables" / "status_counts.csv")
     assert counts["method"].tolist() == ["ganonymization", "pixel8", "pixel16", "blur9", "blur17"]
     assert (counts["total"] == n_faces).all() and (counts["ok"] == n_faces).all()

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ganon_utils import notebooks
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, assert_clean_report
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +30,13 @@ def test_01_runs_on_the_demo_profile(tmp_path, demo_dir) -> None:
     assert code == 0
     report = (results / "01_preprocess.html").read_text()
     assert "blazeface" in report and "not comparable to the paper" in report  # backends and demo notice
+    assert_clean_report(report)
+    assert (results / "_static" / "mathjax" / "MathJax.js").is_file()
     assert report.count("data:image/png;base64") >= 2  # figures embedded
     index = html.unescape((results / "index.html").read_text())
     for linked in ("01_preprocess.html", "fig2_preprocessing_steps.png", "image_status_counts.csv"):
         assert linked in index
+    assert "images in," in index and "<caption>Images per status</caption>" in index  # the stage's headline
     manifest = pd.read_csv(tmp_path / "processed" / "demo" / "manifest.csv")
     n_images = sum(1 for p in demo_dir.rglob("*") if p.suffix.lower() in {".jpg", ".png"})
     assert len(manifest) == n_images

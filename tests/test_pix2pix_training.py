@@ -335,18 +335,14 @@ def test_config_validation_and_round_trip() -> None:
 @pytest.mark.slow
 def test_notebook_02_runs_on_the_demo_parameters(stage01, tmp_path) -> None:
     import nbformat
-    import papermill
+
+    from tests.conftest import execute_notebook
 
     notebook = REPO_ROOT / "notebooks" / "02_train_pix2pix.ipynb"
     results, models = tmp_path / "results", tmp_path / "models"
-    papermill.execute_notebook(
-        str(notebook),
-        str(tmp_path / "02.ipynb"),
-        parameters={"preprocess_dir": str(stage01), "output_dir": str(models), "results_dir": str(results)},
-        kernel_name="python3",
-        cwd=str(REPO_ROOT),
-        progress_bar=False,
-    )
+    parameters = {"preprocess_dir": str(stage01), "output_dir": str(models), "results_dir": str(results)}
+    execute_notebook(notebook.stem, tmp_path / "02.ipynb", parameters)  # the rendered report is checked too
+    assert "epochs" in json.loads((results / "summary.json").read_text())["headline"]
     executed = nbformat.read(str(tmp_path / "02.ipynb"), as_version=4)
     parameters = next(c for c in executed.cells if "parameters" in c.metadata.get("tags", []))
     assert "profile_name" in parameters.source and "max_steps_per_epoch" in parameters.source

@@ -35,11 +35,17 @@ def test_line_progress_prints_one_line_when_the_stage_ends() -> None:
 
 def test_line_progress_reports_a_partial_stage_and_long_stages_every_interval() -> None:
     out = io.StringIO()
-    with LineProgress(total=10, desc="anonymize blur9", unit="face", file=out, interval_s=0.0) as bar:
-        bar.update(3)
+    with LineProgress(total=100, desc="anonymize blur9", unit="face", file=out, interval_s=0.0) as bar:
+        for _ in range(35):
+            bar.update()
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("anonymize blur9: 3/10 face after")  # the interval line
-    assert lines[-1].startswith("anonymize blur9: 3/10 face in")  # stopped early: says how far it got
+    # a progress line per tenth of the work (the interval is 0 here), then the final one
+    assert [line.split(" after")[0] for line in lines[:-1]] == [f"anonymize blur9: {n}/100 face" for n in (10, 20, 30)]
+    assert lines[-1].startswith("anonymize blur9: 35/100 face in")  # stopped early: says how far it got
+    inner = io.StringIO()
+    with LineProgress(total=4, desc="epoch 3", unit="step", file=inner, leave=False) as bar:
+        bar.update(4)
+    assert inner.getvalue() == ""  # a transient inner bar (the steps of an epoch) leaves no line
 
 
 def test_line_progress_is_silent_when_nothing_was_to_do_and_iterates() -> None:

@@ -1,7 +1,8 @@
 """Anonymisation (paper sections 3.4 and 4.1): GANonymization, the paper's baselines, external methods.
 
 Every method turns the aligned stage-01 faces into a folder of anonymised faces with the same face ids
-(``OUTPUT/<method>/<split>/<face_id>.png``), which the evaluations compare with the originals.
+(``OUTPUT/<method>/<split>/<face_id>.png``, :mod:`.pipeline`), which the evaluations compare with the originals;
+for one's own photos, :mod:`.photos` writes the whole photos with their faces replaced.
 """
 
 from __future__ import annotations
@@ -9,14 +10,8 @@ from __future__ import annotations
 from ganon_utils.anonymize.external import EXTERNAL_METHODS, register_external
 from ganon_utils.anonymize.methods import PAPER_BASELINES, builtin_method, gaussian_blur, pixelate
 from ganon_utils.anonymize.paste_back import alignment_from_record, feathered_mask, head_mask, paste_face
-from ganon_utils.anonymize.pipeline import (
-    PhotoAnonymization,
-    anonymize_photos,
-    anonymize_preprocessed,
-    method_kind,
-    paste_back_photos,
-    read_preprocessed,
-)
+from ganon_utils.anonymize.photos import PhotoAnonymization, anonymize_photos, paste_back_photos
+from ganon_utils.anonymize.pipeline import anonymize_preprocessed, method_kind, read_preprocessed
 from ganon_utils.anonymize.synthesis import (
     GANONYMIZATION,
     CheckpointInfo,

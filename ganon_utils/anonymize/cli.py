@@ -6,35 +6,41 @@ import argparse
 import sys
 from pathlib import Path
 
-from ganon_utils.anonymize.pipeline import PREPROCESS_FOLDER, anonymize_photos, anonymize_preprocessed
+from ganon_utils.anonymize.photos import PHOTOS_TABLE, PREPROCESS_FOLDER, anonymize_photos
+from ganon_utils.anonymize.pipeline import anonymize_preprocessed
 from ganon_utils.anonymize.synthesis import GANONYMIZATION, missing_checkpoint_message
 from ganon_utils.devices import PRECISIONS
+from ganon_utils.library_logs import set_verbose
 from ganon_utils.preprocess.cli import add_stage_arguments, config_from_arguments
-
+from ganon_utils.weights import default_generator_checkpoint
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ganon_utils anonymize",
-        description="Anonymise the faces of a photo or a folder of photos. Stage 01 (detect, align, segment, "
-        f"478 landmarks) runs into OUTPUT/{PREPROCESS_FOLDER}; the anonymised faces go to OUTPUT/METHOD/<split>/"
-        "<face_id>.png with OUTPUT/METHOD/manifest.csv (a status per face). INPUT may also be a finished "
-        "stage-01 folder (with faces.csv and config.json), which is used as is. Outputs carry no metadata of "
-        "the originals; inputs are only read; a rerun skips finished faces.",
-        epilog="GANonymization needs a generator checkpoint: the authors' published ones (25 epochs: "
-        "https://mediastore.rz.uni-augsburg.de/get/NsLjQYey65/ , 50 epochs: "
-        "https://mediastore.rz.uni-augsburg.de/get/Sfle_etB1D/ , as stated in the authors' README) or one trained "
-        "with notebooks/02_train_pix2pix.ipynb.",
+        description="Anonymise the faces of a photo or a folder of photos. By default every photo is written whole, "
+        "with its faces replaced, to OUTPUT/METHOD/<its relative path> in its own format (JPEG at quality 95, PNG, "
+        "...; no metadata), with OUTPUT/METHOD/photos.csv (a status per photo). --crops writes the aligned "
+        "anonymised faces instead (OUTPUT/METHOD/<split>/<face_id>.png, as the paper's methods output them). Stage 01 "
+        f"(detect, align, segment, 478 landmarks) runs into OUTPUT/{PREPROCESS_FOLDER}. INPUT may also be a finished "
+        "stage-01 folder (with faces.csv and config.json), whose faces are anonymised as crops. Inputs are only "
+        "read; a rerun skips finished work.",
+        epilog="GANonymization uses the authors' published generator by default (25 epochs, "
+        f"{default_generator_checkpoint()}: 'python -m ganon_utils fetch-weights ganonymization_publication' puts it "
+        "there), or --checkpoint: their 50-epoch one (fetch-weights ganonymization_demo) or one trained with "
+        "notebooks/02_train_pix2pix.ipynb.",
     )
     parser.add_argument("input", type=Path, help="a photo, a folder of photos (recursive) or a stage-01 folder")
     parser.add_argument("output", type=Path, help="output folder")
     parser.add_argument("--method", required=True,
                         help="ganonymization, pixel8, pixel16, blur9, blur17 (any pixel<N> / blur<odd K>), "
                         "or the name of an external method given with --external-dir")
-    parser.add_argument("--checkpoint", type=Path, default=None, help="generator checkpoint (ganonymization)")
-    parser.add_argument("--paste-back", action="store_true",
-                        help="also write each photo with its faces replaced (OUTPUT/METHOD/photos/); "
-                        "an addition of this package, not part of the paper")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help=f"generator checkpoint for ganonymization (default: {default_generator_checkpoint()})")
+    parser.add_argument("--crops", action="store_true",
+                        help="write the aligned anonymised faces (OUTPUT/METHOD/<split>/<face_id>.png + manifest.csv) "
+                        "instead of the whole photos")
+    parser.add_argument("--paste-back", action="store_true", help=argparse.SUPPRESS)  # the default for photos now
     parser.add_argument("--batch-size", type=int, default=16, help="faces per generator call (16)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32",
@@ -65,44 +71,57 @@ def is_preprocessed_folder(path: Path) -> bool:
 
 def cli(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    set_verbose(args.verbose)
     if not args.input.exists():
         print(f"error: input {args.input} does not exist", file=sys.stderr)
         return 2
-    if args.method == GANONYMIZATION and (args.checkpoint is None or not args.checkpoint.is_file()):
-        print(f"error: {missing_checkpoint_message(args.checkpoint)}", file=sys.stderr)
+    checkpoint = args.checkpoint
+    if args.method == GANONYMIZATION and checkpoint is None:
+        checkpoint = default_generator_checkpoint()
+    if args.method == GANONYMIZATION and not checkpoint.is_file():
+        print(f"error: {missing_checkpoint_message(checkpoint)}", file=sys.stderr)
         return 2
     input_path, output_dir = args.input.resolve(), args.output.resolve()
     if input_path.is_dir() and (output_dir == input_path or input_path in output_dir.parents):
         print(f"error: the output folder {args.output} must not be inside the input folder", file=sys.stderr)
         return 2
     common = dict(
-        checkpoint=args.checkpoint, batch_size=args.batch_size, device=args.device, external_dir=args.external_dir,
-        image_size=args.image_size, replace_stale=args.replace_stale, progress=not args.no_progress,
-        precision=args.precision, compile=args.compile,
+        checkpoint=checkpoint if args.method == GANONYMIZATION else None, batch_size=args.batch_size, device=args.device,
+        external_dir=args.external_dir, image_size=args.image_size, replace_stale=args.replace_stale,
+        progress=not args.no_progress, precision=args.precision, compile=args.compile,
     )  # fmt: skip
     try:
         if is_preprocessed_folder(input_path):
-            if args.paste_back:
-                print("error: --paste-back needs the photos as INPUT, not a stage-01 folder", file=sys.stderr)
-                return 2
             faces, photos = anonymize_preprocessed(input_path, output_dir, args.method, **common), None
+            faces_dir = output_dir / args.method
         else:
-            config = config_from_arguments(args)
             result = anonymize_photos(
-                input_path, output_dir, args.method, paste_back=args.paste_back, preprocess_config=config,
-                n_workers=args.workers, **common,
+                input_path, output_dir, args.method, output="crops" if args.crops else "photos",
+                preprocess_config=config_from_arguments(args), n_workers=args.workers, **common,
             )  # fmt: skip
-            faces, photos = result.faces, result.photos
+            faces, photos, faces_dir = result.faces, result.photos, result.crops_dir
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{len(faces)} faces -> {output_dir / args.method}")
+    print_summary(faces, photos, faces_dir, output_dir / args.method, crops=photos is None)
+    return 0
+
+
+def print_summary(faces, photos, faces_dir: Path, method_dir: Path, *, crops: bool) -> None:
+    """What was written where, with the status counts; photos that were not written are named."""
+    print(f"{len(faces)} faces anonymised -> {faces_dir}" if crops else f"{len(faces)} faces found")
     for status, count in faces["status"].value_counts().items():
         print(f"  {status:<14} {count}")
     if photos is not None:
-        written = int((photos["photo_path"] != "").sum())
-        print(f"{written} of {len(photos)} photos written to {output_dir / args.method / 'photos'}")
+        written = photos[photos["photo_path"] != ""]
+        print(f"{len(written)} of {len(photos)} photos written to {method_dir}")
         for status, count in photos["status"].value_counts().items():
             print(f"  {status:<14} {count}")
-    print(f"manifest: {output_dir / args.method / 'manifest.csv'}")
-    return 0
+        missing = photos[photos["photo_path"] == ""]
+        for row in missing.head(20).itertuples(index=False):
+            print(f"  not written: {row.source} ({row.status}{': ' + row.message if row.message else ''})")
+        if len(missing) > 20:
+            print(f"  ... and {len(missing) - 20} more: see {method_dir / PHOTOS_TABLE}")
+        print(f"table: {method_dir / PHOTOS_TABLE}")
+    else:
+        print(f"manifest: {faces_dir / 'manifest.csv'}")

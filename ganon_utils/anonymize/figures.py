@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES
 from ganon_utils.image_io import load_image
+from ganon_utils.report_files import wrap_label
 
 METHOD_TITLES = {
     "ganonymization": "GANonymization",
@@ -82,7 +83,7 @@ def plot_method_grid(
     for index, (row_axes, (face_id, images)) in enumerate(zip(axes, rows)):
         for ax, image in zip(row_axes, images):
             ax.imshow(image)
-        row_axes[0].set_ylabel(face_id if len(face_id) <= 28 else "..." + face_id[-25:], fontsize=6)
+        row_axes[0].set_ylabel(wrap_label(face_id), fontsize=6)
         for ax, caption in zip(row_axes, captions[index] if captions is not None else []):
             ax.set_xlabel(caption, fontsize=7)
     for ax, title in zip(axes[0], titles):

@@ -6,8 +6,6 @@ Output folder layout (``OUTPUT/<method>/``)::
     <split>/<face_id>.png           anonymised face, same face id and size as stage 01, no metadata
     manifest.csv                    one row per stage-01 face: face_id, image_id, split, method, status,
                                     message, face_path (relative to OUTPUT/<method>), source
-    photos/<image_id>.png           with paste-back only: the original photo with its faces replaced
-    photos.csv                      with paste-back only: one row per photo with its status
 
 Face statuses: ``ok``; ``average_face`` (GANonymization of a face without landmarks: synthesised from a
 black landmark image, the paper's "average face"); ``missing`` / ``ambiguous`` / ``unreadable`` (external
@@ -24,7 +22,7 @@ import json
 import os
 import shutil
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,19 +39,10 @@ from ganon_utils.anonymize.external import (
     index_external_faces,
 )
 from ganon_utils.anonymize.methods import FaceMethod, builtin_method
-from ganon_utils.anonymize.paste_back import alignment_from_record, feathered_mask, head_mask, paste_face
 from ganon_utils.anonymize.synthesis import GANONYMIZATION, FaceSynthesizer, file_sha256, require_checkpoint
 from ganon_utils.atomic_files import write_csv_atomic, write_text_atomic
-from ganon_utils.image_io import ImageLoadError, image_id_for, load_image, save_png
-from ganon_utils.preprocess.pipeline import (
-    FACE_OK,
-    ImageTask,
-    PreprocessConfig,
-    PreprocessResult,
-    read_stage_outputs,
-    run_preprocess,
-    tasks_from_folder,
-)
+from ganon_utils.image_io import ImageLoadError, load_image, save_png
+from ganon_utils.preprocess.pipeline import FACE_OK, read_stage_outputs
 from ganon_utils.run_settings import setting_changes
 
 STATUS_OK = "ok"
@@ -67,13 +56,7 @@ ANONYMIZED_STATUSES = frozenset({STATUS_OK, STATUS_AVERAGE_FACE})
 """Statuses of faces that have an anonymised image."""
 
 AVERAGE_FACE_MESSAGE = "no landmarks in stage 01: synthesised from a black landmark image (average face)"
-PHOTO_INCOMPLETE = "incomplete"
-"""Photo status when a face of it has no anonymised image: the photo is not written (it would show that face)."""
-
 MANIFEST_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message", "face_path", "source"]
-PHOTO_COLUMNS = ["image_id", "source", "status", "message", "n_faces", "n_pasted", "photo_path"]
-PREPROCESS_FOLDER = "_preprocess"
-"""Sub-folder of OUTPUT where :func:`anonymize_photos` runs stage 01."""
 
 # ---------------------------------------------------------------------------------------------------
 # Reading stage 01 and choosing the method
@@ -363,128 +346,3 @@ def _describe_done(row: dict[str, Any], kind: str, landmarks_path: str, index: d
     elif kind == "external" and folder is not None:
         path, _, _ = find_external_face(index, row["face_id"], row["split"])
         row["source"] = path.relative_to(folder).as_posix() if path is not None else ""
-
-
-# ---------------------------------------------------------------------------------------------------
-# Photos in, photos out (command line)
-# ---------------------------------------------------------------------------------------------------
-
-
-def photo_tasks(input_path: str | os.PathLike[str]) -> list[ImageTask]:
-    """Stage-01 tasks for one photo (its file name is its relative path) or every image under a folder."""
-    path = Path(input_path)
-    if path.is_dir():
-        return tasks_from_folder(path)
-    if path.is_file():
-        return [ImageTask(image_id_for(path.name), str(path.resolve()), path.name, "all")]
-    raise FileNotFoundError(f"input not found: {path}")
-
-
-@dataclass
-class PhotoAnonymization:
-    """Result of :func:`anonymize_photos`."""
-
-    faces: pd.DataFrame  # OUTPUT/<method>/manifest.csv
-    photos: pd.DataFrame | None  # OUTPUT/<method>/photos.csv (paste-back only)
-    preprocess: PreprocessResult
-    method_dir: Path
-
-
-def anonymize_photos(
-    input_path: str | os.PathLike[str],
-    output_dir: str | os.PathLike[str],
-    method: str,
-    *,
-    checkpoint: str | os.PathLike[str] | None = None,
-    paste_back: bool = False,
-    batch_size: int = 16,
-    device: str = "auto",
-    external_dir: str | os.PathLike[str] | None = None,
-    image_size: int | None = None,
-    replace_stale: bool = False,
-    preprocess_config: PreprocessConfig = PreprocessConfig(),
-    n_workers: int | None = 0,
-    progress: bool = True,
-    precision: str = "fp32",
-    compile: bool = False,
-) -> PhotoAnonymization:
-    """Anonymise a photo or a folder of photos: stage 01 into OUTPUT/_preprocess, then ``method``.
-
-    With ``paste_back`` every anonymised face is blended back into a copy of its photo
-    (OUTPUT/<method>/photos/<image_id>.png). A photo is written only when every face detected in it
-    was anonymised; photos without a detected face are not written (their status says so), since
-    a face the detector missed would appear unchanged. The original implementations output faces only.
-    """
-    tasks = photo_tasks(input_path)
-    if not tasks:
-        raise ValueError(f"no images found in {input_path}")
-    kind = method_kind(method, external_dir)  # fail before the (long) preprocessing
-    if kind == GANONYMIZATION:
-        require_checkpoint(checkpoint)
-    elif kind == "external":
-        external_folder(method, external_dir)
-    output_dir = Path(output_dir)
-    preprocess_dir = output_dir / PREPROCESS_FOLDER
-    preprocessed = run_preprocess(tasks, preprocess_dir, preprocess_config, n_workers=n_workers, progress=progress)
-    faces = anonymize_preprocessed(
-        preprocess_dir, output_dir, method, checkpoint=checkpoint, batch_size=batch_size, device=device,
-        external_dir=external_dir, image_size=image_size, replace_stale=replace_stale, progress=progress,
-        precision=precision, compile=compile,
-    )  # fmt: skip
-    method_dir = output_dir / method
-    photos = paste_back_photos(tasks, preprocess_dir, method_dir, faces, progress=progress) if paste_back else None
-    return PhotoAnonymization(faces=faces, photos=photos, preprocess=preprocessed, method_dir=method_dir)
-
-
-def paste_back_photos(
-    tasks: Iterable[ImageTask],
-    preprocess_dir: str | os.PathLike[str],
-    method_dir: str | os.PathLike[str],
-    anonymized: pd.DataFrame,
-    *,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """Blend each photo's anonymised faces back into it; write photos/<image_id>.png and photos.csv."""
-    preprocess_dir, method_dir = Path(preprocess_dir), Path(method_dir)
-    faces, config = read_preprocessed(preprocess_dir)
-    manifest = pd.read_csv(preprocess_dir / "manifest.csv", dtype={"image_id": str, "status": str, "message": str})
-    image_rows = {row.image_id: row for row in manifest.itertuples(index=False)}
-    faces_of = {image_id: group for image_id, group in faces.groupby("image_id", sort=False)}
-    anonymized_of = anonymized.set_index("face_id")
-    tasks = list(tasks)
-    rows = []
-    from ganon_utils.progress import progress_bar
-
-    for task in progress_bar(tasks, desc="paste back", unit="photo", disable=not progress):
-        row = {"image_id": task.image_id, "source": task.relative_path, "status": STATUS_OK, "message": "",
-               "n_faces": 0, "n_pasted": 0, "photo_path": ""}  # fmt: skip
-        rows.append(row)
-        record = image_rows.get(task.image_id)
-        own_faces = faces_of.get(task.image_id, faces.iloc[:0])
-        row["n_faces"] = len(own_faces)
-        if record is None or record.status != STATUS_OK:
-            row.update(status=getattr(record, "status", "missing"), message=str(getattr(record, "message", "") or "not preprocessed"))
-            continue
-        not_done = [f for f in own_faces["face_id"] if anonymized_of.loc[f, "status"] not in ANONYMIZED_STATUSES]
-        if not_done:
-            row.update(status=PHOTO_INCOMPLETE, message="faces without an anonymised image: " + ", ".join(not_done))
-            continue
-        target = method_dir / "photos" / f"{task.image_id}.png"
-        row.update(photo_path=f"photos/{task.image_id}.png", n_pasted=len(own_faces))
-        if target.is_file():
-            continue
-        photo = load_image(task.source, max_pixels=int(config.get("max_pixels", 40_000_000))).rgb
-        for face in own_faces.itertuples(index=False):
-            photo = paste_face(
-                photo,
-                load_image(method_dir / anonymized_of.loc[face.face_id, "face_path"]).rgb,
-                feathered_mask(head_mask(load_image(preprocess_dir / face.face_path).rgb)),
-                alignment_from_record(
-                    (face.box_x0, face.box_y0, face.box_x1, face.box_y1), float(face.angle_degrees),
-                    margin=float(config["face_margin"]), size=int(config["image_size"]),
-                ),
-            )  # fmt: skip
-        save_png(target, photo)
-    table = pd.DataFrame(rows, columns=PHOTO_COLUMNS)
-    write_csv_atomic(method_dir / "photos.csv", table)
-    return table

@@ -54,9 +54,11 @@ def missing_checkpoint_message(path: PathLike | None) -> str:
     """What to do when GANonymization has no generator checkpoint (``path`` missing or not given)."""
     where = "no checkpoint was given" if path is None else f"checkpoint not found: {path}"
     return (
-        f"GANonymization needs a trained pix2pix generator, but {where}. Either download {AUTHORS_WEIGHTS_SOURCE} "
-        "and pass the downloaded .ckpt file, or train a generator with notebooks/02_train_pix2pix.ipynb "
-        "(python -m ganon_utils train) and pass its checkpoint (e.g. data/models/<profile>/checkpoints/last.pt)."
+        f"GANonymization needs a trained pix2pix generator, but {where}. Either get the authors' published one "
+        "with 'python -m ganon_utils fetch-weights ganonymization_publication' (it lands where the anonymize command "
+        f"looks by default; the files: {AUTHORS_WEIGHTS_SOURCE}), or train a generator with "
+        "notebooks/02_train_pix2pix.ipynb (python -m ganon_utils train) and pass its checkpoint "
+        "(e.g. data/models/<profile>/checkpoints/last.pt)."
     )
 
 

@@ -197,3 +197,21 @@ def compare_methods_vs_paper(table3: pd.DataFrame, dataset: str) -> pd.DataFrame
                          "N": row.N, "paper_N": PAPER_TABLE3_N[dataset.lower()], "p_bonferroni": row.p_bonferroni,
                          "significance": row.significance, "paper_p": p_text})  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
+
+
+def comparison_summary(means: pd.DataFrame, table3: pd.DataFrame, reference: str = REFERENCE_METHOD) -> pd.DataFrame:
+    """Tables 2 and 3 in one row per method: the mean ``|p_orig - p_anon|`` over emotions (``means``: Table 2 of
+    :func:`mean_differences`) and, against ``reference``, in how many emotions the reference changed the
+    probabilities significantly less / more (corrected p below 0.05)."""
+    rows = []
+    for method in means.columns:
+        row: dict[str, object] = {"method": method, "mean_difference": float(means.loc["mean", method])}
+        if method != reference and not table3.empty:
+            tests = table3[table3["method"] == method]
+            significant = tests["significance"] != ""
+            row.update(emotions=len(tests), reference_lower=int((significant & (tests["median_difference"] < 0)).sum()),
+                       reference_higher=int((significant & (tests["median_difference"] > 0)).sum()))  # fmt: skip
+        rows.append(row)
+    columns = ["method", "mean_difference", "emotions", "reference_lower", "reference_higher"]
+    table = pd.DataFrame(rows).reindex(columns=columns)
+    return table.astype({c: "Int64" for c in columns[2:]})  # counts, empty on the reference's own row

@@ -9,6 +9,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from ganon_utils.anonymize.figures import METHOD_TITLES
+from ganon_utils.report_files import set_epoch_axis
 
 
 def method_title(method: str) -> str:
@@ -71,7 +72,7 @@ def plot_training_curves(logs: Mapping[str, pd.DataFrame], title: str = "") -> F
     ax = figure.subplots()
     for version, log in logs.items():
         ax.plot(log["epoch"], log["val_loss"], marker="o", markersize=3, label=method_title(version))
-    ax.set_xlabel("epoch")
+    set_epoch_axis(ax)
     ax.set_ylabel("validation loss")
     ax.legend(fontsize=8, frameon=False)
     if title:
@@ -120,15 +121,17 @@ def plot_attribute_confusions(matrices: Mapping[str, pd.DataFrame], title: str =
     """Per classifier, one row per attribute with its row-normalised 2 x 2 confusion (cf. the paper's Fig. 11)."""
     n = max(1, len(matrices))
     rows = len(next(iter(matrices.values()), pd.DataFrame()))
-    figure = Figure(figsize=(3.2 * n + 1.0, 0.8 + 0.22 * max(rows, 4)), layout="constrained")
+    # a row per attribute at a readable height, plus room for the titles and the two-line column labels
+    figure = Figure(figsize=(3.4 * n + 1.4, 1.5 + 0.28 * max(rows, 2)), layout="constrained")
     axes = figure.subplots(1, n, squeeze=False)[0]
     for ax, (name, matrix) in zip(axes, matrices.items()):
         sns.heatmap(matrix, ax=ax, vmin=0, vmax=1, cmap="Blues", annot=rows <= 12, fmt=".2f", cbar=False,
-                    annot_kws={"fontsize": 6})  # fmt: skip
+                    annot_kws={"fontsize": 7})  # fmt: skip
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("true -> predicted", fontsize=8)
-        ax.set_ylabel("" if ax is not axes[0] else "attribute")
-        ax.tick_params(labelsize=6)
+        ax.set_ylabel("" if ax is not axes[0] else "attribute", fontsize=8)
+        ax.set_xticks(ax.get_xticks(), [str(c).replace(" -> ", " ->\n") for c in matrix.columns], rotation=0, fontsize=7)
+        ax.tick_params(axis="y", labelsize=7, labelrotation=0)
         if ax is not axes[0]:
             ax.set_yticklabels([])
     if title:

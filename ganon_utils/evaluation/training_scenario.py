@@ -209,3 +209,17 @@ def classification_vs_paper(reports: dict[str, pd.DataFrame], dataset: str) -> p
     """Table 4 per class and training version (``reports``: version -> :func:`classification_table`) beside the
     paper's, for its datasets (matched by name, ignoring case); class names in its spelling (``sad`` = sadness)."""
     return scores_beside_paper(reports, PAPER_TABLE4.get(dataset.lower(), {}), "class", paper_emotion)
+
+
+def accuracy_summary(reports: dict[str, pd.DataFrame], dataset: str) -> pd.DataFrame:
+    """Table 4 in two numbers per training version: accuracy and macro F1 on the original validation faces, with
+    the paper's accuracy (F1 of its accuracy row) where the paper has the dataset and version (else NaN)."""
+    paper = PAPER_TABLE4.get(dataset.lower(), {})
+    rows = []
+    for version, report in reports.items():
+        printed = paper.get("accuracy")
+        paper_accuracy = printed[PAPER_VERSIONS.index(version)][2] if printed and version in PAPER_VERSIONS else None
+        rows.append({"version": version, "accuracy": float(report.loc["accuracy", "f1"]),
+                     "macro_f1": float(report.loc["macro avg", "f1"]),
+                     "paper_accuracy": np.nan if paper_accuracy is None else paper_accuracy})  # fmt: skip
+    return pd.DataFrame(rows, columns=["version", "accuracy", "macro_f1", "paper_accuracy"])

@@ -7,6 +7,8 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from ganon_utils.report_files import set_epoch_axis
+
 LOSS_PANELS = (("loss_pixel", "L1 to the real face"), ("loss_gan", "generator: LSGAN"), ("loss_d", "discriminator: LSGAN"))
 
 
@@ -32,7 +34,8 @@ def plot_loss_curves(log: pd.DataFrame) -> Figure:
     for ax, (column, title) in zip(figure.subplots(1, 3), LOSS_PANELS):
         ax.plot(log["epoch"], log[column], marker="o", markersize=3)
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel("epoch")
+        set_epoch_axis(ax)
+        ax.set_ylabel("loss (mean over the epoch)" if ax is figure.axes[0] else "")
         ax.grid(alpha=0.3)
     return figure
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ganon_utils.library_logs import set_verbose
 from ganon_utils.weights import MissingWeightError
 from ganon_utils.preprocess.pipeline import PreprocessConfig, run_preprocess, tasks_from_folder, tasks_from_manifest
 from ganon_utils.preprocess.detection import DETECTORS
@@ -29,6 +30,8 @@ def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip faces whose box is smaller than this many pixels")
     parser.add_argument("--max-pixels", type=int, default=DEFAULTS.max_pixels,
                         help="refuse images with more pixels than this (status too_large)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the native libraries' log lines (MediaPipe, TFLite); the same as GANON_LOG_LEVEL=debug")
 
 
 def config_from_arguments(args: argparse.Namespace) -> PreprocessConfig:
@@ -65,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cli(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    set_verbose(args.verbose)
     if not args.input_dir.is_dir():
         print(f"error: input folder {args.input_dir} does not exist")
         return 2

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ganon_utils.library_logs import filtered_native_stderr
+from ganon_utils.library_logs import WARM_UP_IMAGE, filtered_native_stderr
 from ganon_utils.weights import require_weight
 
 
@@ -56,6 +56,7 @@ class BlazeFaceDetector:
             self._model = mp.solutions.face_detection.FaceDetection(
                 model_selection=1 if full_range else 0, min_detection_confidence=min_confidence
             )
+            self._model.process(WARM_UP_IMAGE)  # the graph opens its calculators (and logs) on its own threads
 
     def __call__(self, rgb: np.ndarray) -> list[FaceDetection]:
         height, width = rgb.shape[:2]

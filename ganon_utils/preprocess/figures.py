@@ -56,9 +56,11 @@ def plot_manifest_summary(manifest: pd.DataFrame) -> Figure:
     counts = manifest["status"].value_counts().sort_index()
     by_status.bar(counts.index.astype(str), counts.to_numpy(), color="tab:blue")
     by_status.set_title("images per status")
+    by_status.set_ylabel("images")
     by_status.tick_params(axis="x", rotation=30)
     faces = manifest.loc[manifest["status"] == "ok", "n_faces"].value_counts().sort_index()
     by_faces.bar(faces.index.astype(str), faces.to_numpy(), color="tab:green")
     by_faces.set_title("faces per image (images with status ok)")
     by_faces.set_xlabel("faces detected")
+    by_faces.set_ylabel("images")
     return figure

@@ -8,7 +8,7 @@ image the generator sees is made on demand by :func:`render_landmarks` at any si
 from __future__ import annotations
 
 import numpy as np
-from ganon_utils.library_logs import filtered_native_stderr
+from ganon_utils.library_logs import WARM_UP_IMAGE, filtered_native_stderr
 
 NUM_LANDMARKS = 478  # 468 face-mesh points + 2 x 5 iris points (refine_landmarks=True)
 
@@ -28,6 +28,7 @@ class LandmarkExtractor:
                 refine_landmarks=True,
                 min_detection_confidence=min_confidence,
             )
+            self._model.process(WARM_UP_IMAGE)  # the graph opens its calculators (and logs) on its own threads
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
         """Return (478, 3) float32 normalised landmarks of the face in ``rgb``, or None if none is found."""

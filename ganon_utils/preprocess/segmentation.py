@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
-from ganon_utils.library_logs import filtered_native_stderr
+from ganon_utils.library_logs import WARM_UP_IMAGE, filtered_native_stderr
 
 Box = tuple[float, float, float, float]
 
@@ -50,6 +50,7 @@ class SelfieHeadSegmenter:
 
         with filtered_native_stderr():
             self._model = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+            self._model.process(WARM_UP_IMAGE)  # the graph opens its calculators (and logs) on its own threads
         self.threshold = threshold
 
     def __call__(self, rgb: np.ndarray, face_box: Box) -> np.ndarray:

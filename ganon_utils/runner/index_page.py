@@ -35,7 +35,7 @@ h1{margin-bottom:.2em}h2{margin:1.6em 0 .3em;font-size:1.25em}
 .notice{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:.6em 1em;margin:1em 0}
 .stage{border-top:1px solid #d0d7de;padding-top:.4em}
 .stage-body{display:flex;gap:1.5em;align-items:flex-start;flex-wrap:wrap}
-.stage-text{flex:1 1 30em;min-width:20em}.thumbs{flex:0 1 26em}
+.stage-text{flex:1 1 30em;min-width:20em;overflow-x:auto}.thumbs{flex:0 1 26em}
 .thumbs img{max-width:100%;max-height:16em;border:1px solid #d0d7de;margin:0 0 .4em}
 table{border-collapse:collapse;font-size:.88em;margin:.4em 0 .8em}caption{text-align:left;font-weight:600;padding:.2em 0}
 td,th{border:1px solid #d0d7de;padding:.15em .5em;text-align:right}td:first-child,th:first-child{text-align:left}
@@ -184,14 +184,26 @@ def _stage_html(entry: ReportEntry) -> str:
     return "".join(parts)
 
 
+def _grouped_links(paths: Sequence[str]) -> list[str]:
+    """One item per file stem with a link per format: ``tables/table1 (csv · md · tex)``."""
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        groups.setdefault(path.rsplit(".", 1)[0], []).append(path)
+    items = []
+    for stem, members in groups.items():
+        shown = stem.split("/", 1)[1] if "/" in stem else stem
+        formats = " &middot; ".join(_link(m, m.rsplit(".", 1)[-1]) for m in members)
+        items.append(f"<li>{html.escape(shown)} ({formats})</li>")
+    return items
+
+
 def _files_html(entry: ReportEntry) -> str:
     parts = [f"<h3>{html.escape(entry.stem)}</h3><ul>"]
     if entry.report:
         parts.append(f"<li>report: {_link(entry.report)}</li>")
     if entry.executed:
         parts.append(f"<li>executed notebook: {_link(entry.executed)}</li>")
-    parts += [f"<li>table: {_link(t)}</li>" for t in entry.tables]
-    parts += [f"<li>figure: {_link(f)}</li>" for f in entry.figures]
+    parts += _grouped_links(entry.tables) + _grouped_links(entry.figures)
     parts.append("</ul>")
     return "".join(parts)
 
