@@ -38,6 +38,8 @@ CHATTER_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"),
     re.compile(r"^INFO: Created TensorFlow Lite (XNNPACK )?delegate"),
     re.compile(r"^INFO: Initialized TensorFlow Lite runtime"),
+    # jupyter_client interrupts a kernel before shutting it down; an idle ipykernel logs that it caught it
+    re.compile(r"^\[IPKernelApp\] ERROR \| KeyboardInterrupt caught in kernel"),
 )
 """Lines that native libraries print on every model build or first inference and that carry no information."""
 

@@ -30,11 +30,12 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganon_utils.library_logs import set_verbose
+from ganon_utils.library_logs import filtered_native_stderr, set_verbose
 from ganon_utils.profiles import Profile, ProfileError, available_profiles, load_profile, notebook_sections, repo_root
 from ganon_utils.profiles import notebook_parameters as profile_parameters
 from ganon_utils.progress import PROGRESS_ENV
@@ -245,17 +246,19 @@ def execute_notebook(
     failure: NotebookFailure | None = None
     began = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(tmp),
-            parameters=parameters,
-            kernel_name=kernel_name,
-            language="python",
-            cwd=str(cwd),
-            progress_bar=False,
-            log_output=log_output,
-            config=kernel_config(),
-        )
+        # the kernel and its workers inherit this stderr: keep it free of chatter (unless the output is streamed)
+        with nullcontext() if log_output else filtered_native_stderr():
+            papermill.execute_notebook(
+                str(notebook),
+                str(tmp),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                language="python",
+                cwd=str(cwd),
+                progress_bar=False,
+                log_output=log_output,
+                config=kernel_config(),
+            )
     except PapermillExecutionError as error:
         cell = source_cell_number(tmp, error.cell_index) if tmp.is_file() else None
         failure = NotebookFailure(notebook, cell, error.ename, str(error.evalue))
