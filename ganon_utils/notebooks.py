@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ganon_utils.cli_arguments import CommandParser
 from ganon_utils.library_logs import filtered_native_stderr, set_verbose
 from ganon_utils.profiles import Profile, ProfileError, available_profiles, load_profile, notebook_sections, repo_root
 from ganon_utils.profiles import notebook_parameters as profile_parameters
@@ -330,7 +331,7 @@ def run_notebooks(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m ganon_utils run",
         description="Execute the notebooks in order with a profile (papermill) and render HTML reports.",
         epilog=(

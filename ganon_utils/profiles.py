@@ -154,3 +154,28 @@ def notebook_parameters(profile: Profile, stem: str) -> dict[str, Any]:
 def notebook_sections(profile: Profile) -> list[str]:
     """Notebook stems that have their own section in the profile."""
     return list((profile.data.get("notebooks") or {}).keys())
+
+
+def name_list(value: Any, parameter: str, *, allow_none: bool = False) -> list[str] | None:
+    """A notebook's list parameter as a list of names, whatever form it arrived in.
+
+    Profiles give lists; ``papermill -p methods pixel8,blur9`` gives a string, which a notebook would otherwise
+    iterate letter by letter. Accepted: a list or tuple of names, ``"pixel8,blur9"``, ``"pixel8 blur9"``,
+    ``"[pixel8, blur9]"`` (YAML / JSON), and None when ``allow_none``. Anything else is a ValueError naming the
+    parameter.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = yaml.safe_load(text)
+            except yaml.YAMLError as error:
+                raise ValueError(f"parameter {parameter}: cannot read {value!r} as a list: {error}") from error
+        elif text:
+            value = [part for part in text.replace(",", " ").split() if part]
+    if isinstance(value, list | tuple) and all(isinstance(item, str) and item for item in value):
+        return list(value)
+    allowed = "a list of names" + (" or None" if allow_none else "")
+    raise ValueError(f"parameter {parameter} must be {allowed} (e.g. [pixel8, blur9] or 'pixel8,blur9'), got {value!r}")

@@ -527,6 +527,28 @@ def test_a_photos_folder_made_with_other_settings_is_refused(tmp_path, astronaut
     assert (out / "pixel8" / "me.png").read_bytes() == first  # nothing of the first run was touched
 
 
+def test_a_broken_checkpoint_is_refused_and_does_not_block_a_good_one(stage01, tmp_path, checkpoint, capsys) -> None:
+    broken = tmp_path / "diverged.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["generator"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state["generator"].items()}
+    torch.save(state, broken)
+    out = tmp_path / "out"
+    args = [str(stage01), str(out), "--method", "ganonymization", "--device", "cpu", "--no-progress"]
+    assert anonymize_cli.cli([*args, "--checkpoint", str(broken)]) == 2
+    assert "NaN or infinite" in capsys.readouterr().err
+    assert not list((out / "ganonymization").rglob("*.png"))  # no black face passes for a result
+    assert anonymize_cli.cli([*args, "--checkpoint", str(checkpoint)]) == 0  # the same folder, a good checkpoint
+    manifest = pd.read_csv(out / "ganonymization" / "manifest.csv")
+    assert (manifest["status"] == "ok").sum() == len(ok_faces(stage01))
+
+
+def test_a_generator_that_outputs_nan_stops_the_stage(monkeypatch) -> None:
+    synthesizer = FaceSynthesizer(GeneratorUNet(num_downs=5, base_channels=8), image_size=64, device="cpu")
+    monkeypatch.setattr(synthesizer, "_network", lambda x: torch.full_like(x, float("nan")))
+    with pytest.raises(RuntimeError, match="NaN or infinite"):
+        synthesizer.synthesize(np.zeros((2, 64, 64, 3), np.uint8), 64)
+
+
 # --- command line and resuming ------------------------------------------------------------------------------
 
 

@@ -395,9 +395,36 @@ def test_lightning_checkpoint_with_pickled_objects_gets_a_conversion_hint(tmp_pa
     path = tmp_path / "old.ckpt"
     torch.save({"state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
                 "hyper_parameters": argparse.Namespace(lr=2e-4)}, path)
-    with pytest.raises(ValueError, match="weights_only=True") as info:
+    with pytest.raises(ValueError, match="pickled Python objects") as info:
         load_generator(path)
-    assert "converted.ckpt" in str(info.value) and str(path) in str(info.value)
+    message = str(info.value)
+    assert "converted.ckpt" in message and str(path) in message
+    assert "convert-checkpoint" in message and "--trust-source" in message
+    assert "weights_only=False" not in message  # never recommend the call that runs a malicious file's code
+
+    # the package's own conversion, with the user's explicit consent; the result loads weights-only
+    from ganon_utils.cli import main
+
+    converted = tmp_path / "converted.ckpt"
+    with pytest.raises(SystemExit) as refused:
+        main(["convert-checkpoint", str(path), str(converted)])  # no --trust-source
+    assert refused.value.code == 2 and not converted.exists()
+    assert main(["convert-checkpoint", str(path), str(converted), "--trust-source"]) == 0
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(load_generator(converted)(x), generator.eval()(x))
+    torch.load(converted, weights_only=True)
+
+
+def test_a_generator_with_non_finite_weights_is_refused(tmp_path):
+    generator = GeneratorUNet(num_downs=SMALL_DOWNS)
+    state = generator.state_dict()
+    state["up2.model.0.weight"] = torch.full_like(state["up2.model.0.weight"], float("nan"))
+    path = tmp_path / "diverged.pt"
+    torch.save(state, path)
+    with pytest.raises(ValueError, match="NaN or infinite") as info:
+        load_generator(path)
+    assert "up2.model.0.weight" in str(info.value) and str(path) in str(info.value)
 
 
 def test_missing_checkpoint_names_file_and_authors_weights(tmp_path):

@@ -108,3 +108,35 @@ def test_shipped_profiles_match_the_notebooks_parameters(name: str) -> None:
     notebooks = list_notebooks(REPO_ROOT / "notebooks")
     plan = plan_run(load_profile(name), notebooks, REPO_ROOT / "results", REPO_ROOT)  # raises on a mismatch
     assert [nb for nb, _ in plan] == notebooks
+
+
+def test_name_list_reads_the_forms_papermill_and_profiles_give() -> None:
+    from ganon_utils.profiles import name_list
+
+    assert name_list(["pixel8", "blur9"], "methods") == ["pixel8", "blur9"]
+    assert name_list("pixel8,blur9", "methods") == ["pixel8", "blur9"]  # papermill -p methods pixel8,blur9
+    assert name_list("pixel8 blur9", "methods") == ["pixel8", "blur9"]
+    assert name_list("[pixel8, blur9]", "methods") == ["pixel8", "blur9"]
+    assert name_list("ganonymization", "methods") == ["ganonymization"]  # not ['g', 'a', 'n', ...]
+    assert name_list(None, "splits", allow_none=True) is None
+    for bad in (None, 3, ["pixel8", 4], "[pixel8", ""):
+        with pytest.raises(ValueError, match="parameter methods"):
+            name_list(bad, "methods")
+
+
+def test_every_list_parameter_of_a_notebook_goes_through_name_list() -> None:
+    """A list parameter given to papermill as a string must not be iterated letter by letter."""
+    import ast
+
+    import nbformat
+
+    for path in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        lists = []
+        for node in ast.parse(cell.source).body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.List):
+                lists += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        for name in lists:
+            assert f'name_list({name}, "{name}"' in code, f"{path.name}: {name}"

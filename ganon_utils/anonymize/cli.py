@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ganon_utils.anonymize.photos import PHOTOS_TABLE, PREPROCESS_FOLDER, anonymize_photos
 from ganon_utils.anonymize.pipeline import anonymize_preprocessed
 from ganon_utils.anonymize.synthesis import GANONYMIZATION, missing_checkpoint_message
+from ganon_utils.cli_arguments import CommandParser, device_name, input_output_problem, int_at_least
 from ganon_utils.devices import PRECISIONS
 from ganon_utils.library_logs import set_verbose
-from ganon_utils.preprocess.cli import add_stage_arguments, config_from_arguments
+from ganon_utils.preprocess.cli import add_stage_arguments, config_from_arguments, fail
 from ganon_utils.weights import default_generator_checkpoint
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m ganon_utils anonymize",
         description="Anonymise the faces of a photo or a folder of photos. By default every photo is written whole, "
         "with its faces replaced, to OUTPUT/METHOD/<its relative path> in its own format (JPEG at quality 95, PNG, "
@@ -41,15 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the aligned anonymised faces (OUTPUT/METHOD/<split>/<face_id>.png + manifest.csv) "
                         "instead of the whole photos")
     parser.add_argument("--paste-back", action="store_true", help=argparse.SUPPRESS)  # the default for photos now
-    parser.add_argument("--batch-size", type=int, default=16, help="faces per generator call (16)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--batch-size", type=int_at_least(1), default=16, help="faces per generator call (16)")
+    parser.add_argument("--device", type=device_name, default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32",
                         help="generator arithmetic: fp32 (reference) or bf16 autocast (about 2x faster on CPUs "
                         "with bf16 and on GPUs; faces differ by a few grey levels)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the generator with frozen weights (about 2x faster on the CPU after "
                         "a one-time compilation of 10-60 s; worth it from about a hundred faces)")
-    parser.add_argument("--image-size", type=int, default=None,
+    parser.add_argument("--image-size", type=int_at_least(1), default=None,
                         help="generator side (default: the checkpoint's training size, else the face size)")
     parser.add_argument("--external-dir", type=Path, default=None,
                         help="folder of faces made by an external method (DeepPrivacy2, CIAGAN, ...), "
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="if OUTPUT/METHOD was made with other settings (e.g. another checkpoint), delete it "
                         "and start afresh instead of stopping")
     add_stage_arguments(parser)  # stage 01 options, as for 'python -m ganon_utils preprocess'
-    parser.add_argument("--workers", type=int, default=0,
+    parser.add_argument("--workers", type=int_at_least(0), default=0,
                         help="Dask worker processes for stage 01 (0 = in this process; default 0)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return parser
@@ -73,18 +73,16 @@ def cli(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     set_verbose(args.verbose)
     if not args.input.exists():
-        print(f"error: input {args.input} does not exist", file=sys.stderr)
-        return 2
+        return fail(f"input {args.input} does not exist")
     checkpoint = args.checkpoint
     if args.method == GANONYMIZATION and checkpoint is None:
         checkpoint = default_generator_checkpoint()
     if args.method == GANONYMIZATION and not checkpoint.is_file():
-        print(f"error: {missing_checkpoint_message(checkpoint)}", file=sys.stderr)
-        return 2
+        return fail(missing_checkpoint_message(checkpoint))
+    problem = input_output_problem(args.input, args.output)
+    if problem:
+        return fail(problem)
     input_path, output_dir = args.input.resolve(), args.output.resolve()
-    if input_path.is_dir() and (output_dir == input_path or input_path in output_dir.parents):
-        print(f"error: the output folder {args.output} must not be inside the input folder", file=sys.stderr)
-        return 2
     common = dict(
         checkpoint=checkpoint if args.method == GANONYMIZATION else None, batch_size=args.batch_size, device=args.device,
         external_dir=args.external_dir, image_size=args.image_size, replace_stale=args.replace_stale,
@@ -100,9 +98,8 @@ def cli(argv: list[str]) -> int:
                 preprocess_config=config_from_arguments(args), n_workers=args.workers, **common,
             )  # fmt: skip
             faces, photos, faces_dir = result.faces, result.photos, result.crops_dir
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        return fail(str(error))
     print_summary(faces, photos, faces_dir, output_dir / args.method, crops=photos is None)
     return 0
 

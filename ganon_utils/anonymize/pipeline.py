@@ -96,14 +96,25 @@ def external_folder(method: str, external_dir: str | os.PathLike[str] | None) ->
     return folder.resolve()
 
 
+def holds_outputs(method_dir: Path) -> bool:
+    """True when a method folder holds anything besides its config.json and tables (i.e. made images)."""
+    bookkeeping = {"config.json", "manifest.csv", "photos.csv"}
+    return any(path.is_file() and path.name not in bookkeeping for path in method_dir.rglob("*"))
+
+
 def check_settings(method_dir: Path, settings: dict[str, Any], *, replace_stale: bool = False) -> None:
     """Write config.json into a new method folder; a folder made with other settings is refused, or
-    with ``replace_stale`` deleted and started afresh (its faces would not match the new settings)."""
+    with ``replace_stale`` deleted and started afresh (its faces would not match the new settings).
+
+    A folder whose earlier run wrote its settings but no image (e.g. it stopped on a broken checkpoint) holds
+    nothing made with them: its config.json is replaced, so a good checkpoint is not refused afterwards."""
     path = method_dir / "config.json"
     if path.is_file():
         existing = json.loads(path.read_text())
         changed = setting_changes(existing, settings)
-        if changed:
+        if changed and not holds_outputs(method_dir):
+            path.unlink()
+        elif changed:
             if not replace_stale or existing.get("method") != settings.get("method"):
                 raise ValueError(
                     f"{method_dir} was made with different settings ({'; '.join(changed)}); use another output "

@@ -206,6 +206,9 @@ def synthesize_faces(
     with torch.inference_mode(), torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
         batch = torch.from_numpy(np.ascontiguousarray(landmark_batch)).to(device, non_blocking=True)
         output = generator(images_to_input(batch)).float()
+    if not bool(torch.isfinite(output).all()):  # would become black faces that look like a result
+        raise RuntimeError("the generator produced NaN or infinite values; its weights or arithmetic are broken "
+                           "(try precision fp32, or another checkpoint)")  # fmt: skip
     faces = output_to_images(output, output_size)
     return faces.cpu().numpy()
 

@@ -86,12 +86,10 @@ def read_checkpoint(path: PathLike, *, map_location: str | torch.device = "cpu")
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         raise ValueError(
-            f"{path} contains pickled Python objects that torch.load(weights_only=True) refuses to load "
-            f"({str(error).splitlines()[0]}). If you trust the file, convert it once to plain tensors:\n"
-            "    import torch\n"
-            f"    ckpt = torch.load({str(path)!r}, map_location='cpu', weights_only=False)\n"
-            "    torch.save({'state_dict': ckpt['state_dict']}, 'converted.ckpt')\n"
-            "and load 'converted.ckpt' instead."
+            f"{path} contains pickled Python objects, which could run code when loaded, so it is not loaded "
+            f"({str(error).splitlines()[0]}). Only if you know where the file comes from and trust it, convert it "
+            f"once to plain tensors: python -m ganon_utils convert-checkpoint {path} converted.ckpt --trust-source "
+            "(then use converted.ckpt). Otherwise get the published file again (python -m ganon_utils fetch-weights)."
         ) from error
     except (RuntimeError, EOFError) as error:
         raise ValueError(
@@ -162,14 +160,31 @@ def infer_generator_config(state_dict: Mapping[str, Tensor]) -> dict[str, int]:
     }
 
 
+def non_finite_tensors(state_dict: Mapping[str, Tensor]) -> list[str]:
+    """Keys of the floating-point tensors in ``state_dict`` that hold NaN or infinite values."""
+    return [key for key, value in state_dict.items()
+            if isinstance(value, Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all())]  # fmt: skip
+
+
+def require_finite(state_dict: Mapping[str, Tensor]) -> None:
+    """ValueError when a weight is NaN or infinite: such a generator draws black or garbage faces."""
+    bad = non_finite_tensors(state_dict)
+    if bad:
+        raise ValueError(
+            f"{len(bad)} weight tensor(s) hold NaN or infinite values (first: {', '.join(bad[:3])}): the file is "
+            "corrupt or comes from a diverged training run; use another checkpoint"
+        )
+
+
 def generator_from_state_dict(state_dict: Mapping[str, Tensor]) -> GeneratorUNet:
     """A GeneratorUNet holding exactly ``state_dict`` (strict key match), in eval mode.
 
     The network is built on the meta device and takes over the given tensors (no random init, no
     copy), so it lives on the device and in the dtype the tensors were loaded to. Eval mode disables
-    dropout, as in the authors' inference code.
+    dropout, as in the authors' inference code. Non-finite weights are refused (:func:`require_finite`).
     """
     config = infer_generator_config(state_dict)
+    require_finite(state_dict)
     with torch.device("meta"):
         generator = GeneratorUNet(
             config["in_channels"],
@@ -348,3 +363,27 @@ def restore_training_state(
     load_optimizer_state(optimizer_discriminator, state.optimizer_discriminator)
     if restore_rng:
         restore_rng_state(state.rng_state)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Converting a trusted file that holds pickled objects
+# ---------------------------------------------------------------------------------------------------
+
+
+def convert_trusted_checkpoint(source: PathLike, target: PathLike) -> Path:
+    """Rewrite a TRUSTED checkpoint that holds pickled Python objects as plain tensors that load weights-only.
+
+    This is the one place the package unpickles (``torch.load(weights_only=False)``), which can run code stored
+    in the file: it is reached only through ``convert-checkpoint --trust-source``. The generator's weights are
+    kept, in the Lightning layout (``state_dict`` with ``generator.*`` keys) that :func:`load_generator` reads;
+    the written file is checked to load weights-only and to hold finite weights.
+    """
+    source, target = Path(source), Path(target)
+    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+    generator = extract_generator_state_dict(checkpoint)
+    require_finite(generator)
+    plain = {"state_dict": {LIGHTNING_GENERATOR_PREFIX + key: value.detach().clone() for key, value in generator.items()}}
+    with atomic_path(target) as temporary:
+        torch.save(plain, temporary)
+    load_generator(target)  # what was written loads weights-only
+    return target

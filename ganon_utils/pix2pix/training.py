@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ganon_utils.atomic_files import atomic_path, write_csv_atomic, write_text_atomic
+from ganon_utils.cli_arguments import CommandParser, device_name, float_at_least, int_at_least
 from ganon_utils.devices import configure_cuda, resolve_device
 from ganon_utils.image_io import save_png
 from ganon_utils.library_logs import quiet_python_loggers
@@ -688,7 +689,7 @@ def write_epoch_outputs(
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = TrainConfig()
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m ganon_utils train",
         description="Train pix2pix (landmark image -> face) on the output of the preprocessing stage. "
         "Defaults are the paper's (512 px, batch 32, 25 epochs, Adam 2e-4, betas 0.5/0.999, L1 weight 100). "
@@ -697,25 +698,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("preprocess_dir", type=Path, help="output folder of 'python -m ganon_utils preprocess'")
     parser.add_argument("output_dir", type=Path, help="checkpoints/, samples/, log.csv, config.json go here")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--lambda-pixel", type=float, default=defaults.lambda_pixel)
-    parser.add_argument("--max-steps-per-epoch", type=int, default=None, help="cut every epoch short (demos)")
-    parser.add_argument("--workers", type=int, default=defaults.num_workers, help="DataLoader worker processes")
-    parser.add_argument("--device", default=defaults.device, help="auto (default), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--epochs", type=int_at_least(1), default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int_at_least(1), default=defaults.batch_size)
+    parser.add_argument("--image-size", type=int_at_least(1), default=defaults.image_size)
+    parser.add_argument("--lr", type=float_at_least(0.0), default=defaults.lr)
+    parser.add_argument("--lambda-pixel", type=float_at_least(0.0), default=defaults.lambda_pixel)
+    parser.add_argument("--max-steps-per-epoch", type=int_at_least(1), default=None, help="cut every epoch short (demos)")
+    parser.add_argument("--workers", type=int_at_least(0), default=defaults.num_workers, help="DataLoader worker processes")
+    parser.add_argument("--device", type=device_name, default=defaults.device, help="auto (default), cpu, cuda, cuda:1, ...")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--compile", action="store_true", help="torch.compile both networks")
     parser.add_argument("--no-bf16", action="store_true", help="train in float32 on CUDA too")
     parser.add_argument("--no-channels-last", action="store_true")
     parser.add_argument("--drop-last", action="store_true", help="drop the last incomplete batch of each epoch")
-    parser.add_argument("--num-downs", type=int, default=defaults.num_downs, help="generator depth (8 = paper)")
-    parser.add_argument("--base-channels", type=int, default=defaults.base_channels, help="network width (64 = paper)")
+    parser.add_argument("--num-downs", type=int_at_least(1), default=defaults.num_downs, help="generator depth (8 = paper)")
+    parser.add_argument("--base-channels", type=int_at_least(1), default=defaults.base_channels, help="network width (64 = paper)")
     parser.add_argument("--train-split", default=None, help="split of faces.csv to train on (default: train, else all)")
     parser.add_argument("--sample-split", default=None, help="split of the sample faces (default: val, else the training split)")
-    parser.add_argument("--sample-faces", type=int, default=defaults.sample_faces)
-    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
+    parser.add_argument("--sample-faces", type=int_at_least(0), default=defaults.sample_faces)
+    parser.add_argument("--checkpoint-every", type=int_at_least(1), default=defaults.checkpoint_every)
     parser.add_argument("--no-resume", action="store_true", help="start afresh (refused if OUTPUT_DIR holds a run)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
