@@ -6,13 +6,19 @@ finishes without error is the temporary file renamed onto the destination with
 therefore sees either the previous complete file or the new complete file, never
 a partial one, and an interrupted run leaves no half-written artifact that a
 rerun would mistake for a finished one.
+
+A run holds :func:`folder_lock` on its output folder, so two runs never write into
+one folder at once, and removes the temporary files a killed run left behind
+(:func:`remove_stale_temporaries`: they can be complete copies of original faces).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,12 +29,20 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "FolderBusyError",
     "atomic_path",
+    "folder_lock",
+    "remove_stale_temporaries",
     "write_bytes_atomic",
     "write_text_atomic",
     "write_csv_atomic",
     "save_npy_atomic",
 ]
+
+
+TEMPORARY_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp(\.[^./]+)?$")
+"""Names :func:`_temp_sibling` gives (``.<name>.<12 hex>.tmp<suffix>``)."""
+LOCK_FILE = ".lock"
 
 
 def _temp_sibling(path: Path) -> Path:
@@ -130,3 +144,73 @@ def save_npy_atomic(path: str | os.PathLike[str], array: np.ndarray, *, fsync: b
     with atomic_path(path, fsync=fsync) as temp:
         with open(temp, "wb") as handle:
             np.save(handle, np.asarray(array), allow_pickle=False)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> int:
+    """Delete the temporary files of interrupted writes anywhere under ``folder``; the number removed.
+
+    Call it only while holding :func:`folder_lock` on ``folder``, so no live writer's file is taken away.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for current, _, files in os.walk(root):
+        for name in files:
+            if TEMPORARY_NAME.match(name):
+                Path(current, name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+class FolderBusyError(RuntimeError):
+    """Another run holds the lock of an output folder."""
+
+
+class _HeldLocks:
+    """Locks this process holds: path -> (open lock file, count), so nested stages may lock one folder again."""
+
+    guard = threading.Lock()
+    held: dict[Path, list] = {}
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold an exclusive lock on ``folder`` (created if missing) for the block; FolderBusyError when another
+    process holds it. Re-entrant within a process. Uses ``flock`` on ``folder/.lock`` (released by the system
+    when a run dies); where ``fcntl`` is missing (Windows) the block runs unlocked."""
+    root = Path(folder).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    with _HeldLocks.guard:
+        entry = _HeldLocks.held.get(root)
+        if entry is not None:
+            entry[1] += 1
+        else:
+            handle = open(root / LOCK_FILE, "a+")
+            try:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except ImportError:
+                pass
+            except BlockingIOError:
+                handle.seek(0)
+                owner = handle.read().strip() or "another process"
+                handle.close()
+                raise FolderBusyError(
+                    f"{root} is being written by another run ({owner}); wait for it to finish or use another output folder"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}\n")
+            handle.flush()
+            _HeldLocks.held[root] = [handle, 1]
+    try:
+        yield root
+    finally:
+        with _HeldLocks.guard:
+            entry = _HeldLocks.held[root]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _HeldLocks.held[root]
+                entry[0].close()  # closing the file releases the flock

@@ -35,6 +35,7 @@ __all__ = [
     "LoadedImage",
     "image_id_for",
     "list_images",
+    "content_sha256",
     "encode_photo",
     "encode_png",
     "image_format",
@@ -367,6 +368,19 @@ PHOTO_FORMATS: dict[str, dict[str, object]] = {
 PHOTO_FORMAT_ALIASES = {"MPO": "JPEG"}
 """Pillow reads cameras' multi-picture JPEGs as MPO; they are written as plain JPEG."""
 FALLBACK_PHOTO_FORMAT = "PNG"
+
+
+def content_sha256(path: str | os.PathLike[str]) -> str | None:
+    """Hex SHA-256 of a file's bytes (read-only), or None when it cannot be read: what "the same input" means
+    when a stage decides whether earlier work still holds (names and timestamps can lie, content cannot)."""
+    digest = hashlib.sha256()
+    try:
+        with _open_readonly(Path(path)) as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def image_format(path: str | os.PathLike[str]) -> str | None:

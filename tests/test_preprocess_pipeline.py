@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -156,7 +157,7 @@ def test_command_line(tmp_path, small_input) -> None:
         [sys.executable, "-m", "ganon_utils", "preprocess", str(small_input), str(small_input / "out")],
         capture_output=True, text=True,
     )  # fmt: skip
-    assert refused.returncode == 2 and "inside the input folder" in refused.stdout
+    assert refused.returncode == 2 and "inside the input folder" in refused.stderr  # errors go to stderr
 
 
 def test_dataset_layout_through_the_command_line(tmp_path, demo_dir) -> None:
@@ -179,3 +180,37 @@ def test_dataset_layout_through_the_command_line(tmp_path, demo_dir) -> None:
     for face in faces[faces["face_path"].notna()].itertuples():
         assert face.face_path.startswith(f"faces/{face.split}/") and (out / face.face_path).is_file()
     assert (out / "faces" / "val").is_dir()
+
+
+def test_a_replaced_input_is_done_again_and_its_old_faces_removed(tmp_path, demo_dir) -> None:
+    """Resume is keyed by content: the same name with new bytes is processed again, nothing of the old stays."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(next((demo_dir / "groups").iterdir()), folder / "photo.jpg")  # several faces
+    out = tmp_path / "out"
+    config = PreprocessConfig()
+    first = run_preprocess(tasks_from_folder(folder), out, config, n_workers=0, progress=False)
+    assert first.manifest["n_faces"].iloc[0] >= 2
+    old_files = [out / p for p in first.faces["face_path"] if p]
+    assert all(p.is_file() for p in old_files)
+    again = run_preprocess(tasks_from_folder(folder), out, config, n_workers=0, progress=False)
+    assert again.processed == 0 and again.skipped == 1  # unchanged: nothing redone
+
+    Image.fromarray(np.full((240, 320, 3), 90, np.uint8)).save(folder / "photo.jpg", format="JPEG")  # no face now
+    replaced = run_preprocess(tasks_from_folder(folder), out, config, n_workers=0, progress=False)
+    assert replaced.processed == 1 and replaced.manifest["status"].tolist() == ["no_face"]
+    assert not any(p.exists() for p in old_files)  # the old photo's faces are gone
+    record = json.loads((out / "records" / f"{replaced.manifest['image_id'].iloc[0]}.json").read_text())
+    assert record["source_sha256"] == hashlib.sha256((folder / "photo.jpg").read_bytes()).hexdigest()
+
+
+def test_a_run_removes_the_temporary_files_of_a_killed_run(tmp_path, astronaut) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(astronaut).save(folder / "a.png")
+    out = tmp_path / "out"
+    (out / "faces" / "all").mkdir(parents=True)
+    leftover = out / "faces" / "all" / ".a_png_0.png.00112233aabb.tmp.png"
+    leftover.write_bytes(b"an original face crop")
+    run_preprocess(tasks_from_folder(folder), out, PreprocessConfig(), n_workers=0, progress=False)
+    assert not leftover.exists()

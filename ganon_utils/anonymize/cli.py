@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganon_utils.anonymize.photos import PHOTOS_TABLE, PREPROCESS_FOLDER, anonymize_photos
+from ganon_utils.anonymize.photos import PHOTOS_TABLE, anonymize_photos
 from ganon_utils.anonymize.pipeline import anonymize_preprocessed
 from ganon_utils.anonymize.synthesis import GANONYMIZATION, missing_checkpoint_message
 from ganon_utils.cli_arguments import CommandParser, device_name, input_output_problem, int_at_least
@@ -22,9 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
         "with its faces replaced, to OUTPUT/METHOD/<its relative path> in its own format (JPEG at quality 95, PNG, "
         "...; no metadata), with OUTPUT/METHOD/photos.csv (a status per photo). --crops writes the aligned "
         "anonymised faces instead (OUTPUT/METHOD/<split>/<face_id>.png, as the paper's methods output them). Stage 01 "
-        f"(detect, align, segment, 478 landmarks) runs into OUTPUT/{PREPROCESS_FOLDER}. INPUT may also be a finished "
-        "stage-01 folder (with faces.csv and config.json), whose faces are anonymised as crops. Inputs are only "
-        "read; a rerun skips finished work.",
+        "(detect, align, segment, 478 landmarks) runs into a private work folder outside OUTPUT (it holds the "
+        "original faces; --work-dir). INPUT may also be a finished stage-01 folder (with faces.csv and config.json), "
+        "whose faces are anonymised as crops. Inputs are only read; a rerun skips what was made from the same input "
+        "bytes and redoes a replaced photo.",
         epilog="GANonymization uses the authors' published generator by default (25 epochs, "
         f"{default_generator_checkpoint()}: 'python -m ganon_utils fetch-weights ganonymization_publication' puts it "
         "there), or --checkpoint: their 50-epoch one (fetch-weights ganonymization_demo) or one trained with "
@@ -41,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the aligned anonymised faces (OUTPUT/METHOD/<split>/<face_id>.png + manifest.csv) "
                         "instead of the whole photos")
     parser.add_argument("--paste-back", action="store_true", help=argparse.SUPPRESS)  # the default for photos now
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="private folder for the intermediates, which hold the ORIGINAL faces (default: under "
+                        "$GANON_CACHE_DIR or ~/.cache/ganon_utils/anonymize/, one per output folder; never inside OUTPUT)")
     parser.add_argument("--batch-size", type=int_at_least(1), default=16, help="faces per generator call (16)")
     parser.add_argument("--device", type=device_name, default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32",
@@ -94,10 +98,11 @@ def cli(argv: list[str]) -> int:
             faces_dir = output_dir / args.method
         else:
             result = anonymize_photos(
-                input_path, output_dir, args.method, output="crops" if args.crops else "photos",
+                input_path, output_dir, args.method, output="crops" if args.crops else "photos", work_dir=args.work_dir,
                 preprocess_config=config_from_arguments(args), n_workers=args.workers, **common,
             )  # fmt: skip
             faces, photos, faces_dir = result.faces, result.photos, result.crops_dir
+            print(f"intermediates (the original faces; delete when done): {result.work_dir}")
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         return fail(str(error))
     print_summary(faces, photos, faces_dir, output_dir / args.method, crops=photos is None)

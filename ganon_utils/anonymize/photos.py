@@ -1,18 +1,28 @@
 """Photos in, photos out: anonymise a photo or a folder of photos for the command line.
 
-Stage 01 runs on the photos into ``OUTPUT/_work/preprocess`` (detect, align, segment, landmarks), the method
-anonymises every face, and then, by default, each face is blended back into its photo (:mod:`.paste_back`)::
+Stage 01 runs on the photos (detect, align, segment, landmarks), the method anonymises every face, and then, by
+default, each face is blended back into its photo (:mod:`.paste_back`)::
 
     OUTPUT/<method>/<relative path of the photo>   the whole photo with its faces replaced, in the input's format
                                                    (JPEG at quality 95, PNG, WebP, TIFF, BMP; others as PNG, with
                                                    ``.png`` appended to the name), no metadata
-    OUTPUT/<method>/photos.csv                     one row per photo: status, faces found and replaced, output path
+    OUTPUT/<method>/photos.csv                     one row per photo: status, faces found and replaced, output
+                                                   path, the SHA-256 of the input it was made from
     OUTPUT/<method>/config.json                    the settings (a folder resumes only with the same)
-    OUTPUT/_work/preprocess/                       stage 01 (the ORIGINAL aligned faces: keep it private)
-    OUTPUT/_work/crops/<method>/                   the anonymised aligned faces the photos were made from
+
+The intermediates hold the ORIGINAL aligned faces, so they never go into OUTPUT: they live in a private work
+folder (:func:`default_work_dir`, under the user's cache folder, mode 0700; ``work_dir`` / ``--work-dir`` choose
+another), which lets an interrupted run resume::
+
+    WORK/preprocess/                               stage 01
+    WORK/crops/<method>/                           the anonymised aligned faces the photos were made from
 
 With ``output="crops"`` the aligned anonymised faces are the result instead, as the paper's methods produce them:
 ``OUTPUT/<method>/<split>/<face_id>.png`` with ``manifest.csv`` (:func:`~.pipeline.anonymize_preprocessed`).
+
+A photo counts as done when its output exists and was made from the same input bytes; a replaced photo is done
+again. One output folder serves one input folder: photos named alike in two folders never share an output. A run
+holds the output folder's lock.
 
 A photo is written only when every face detected in it was anonymised; a photo without a detected face is not
 written (its status says so), since a face the detector missed would appear unchanged.
@@ -20,6 +30,7 @@ written (its status says so), since a face the detector missed would appear unch
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,22 +50,49 @@ from ganon_utils.anonymize.pipeline import (
     read_preprocessed,
 )
 from ganon_utils.anonymize.synthesis import GANONYMIZATION, file_sha256, require_checkpoint
-from ganon_utils.atomic_files import write_csv_atomic
-from ganon_utils.image_io import image_format, image_id_for, load_image, photo_format, photo_output_name, save_photo
+from ganon_utils.atomic_files import folder_lock, remove_stale_temporaries, write_csv_atomic
+from ganon_utils.image_io import content_sha256, image_format, image_id_for, load_image, photo_format, photo_output_name, save_photo
 from ganon_utils.preprocess.pipeline import ImageTask, PreprocessConfig, PreprocessResult, run_preprocess, tasks_from_folder
 
-WORK_FOLDER = "_work"
-"""Sub-folder of OUTPUT with the intermediates of :func:`anonymize_photos`."""
-PREPROCESS_FOLDER = f"{WORK_FOLDER}/preprocess"
-"""Where :func:`anonymize_photos` runs stage 01 (relative to OUTPUT)."""
-CROPS_FOLDER = f"{WORK_FOLDER}/crops"
-"""Where the anonymised aligned faces behind the photos go (relative to OUTPUT)."""
+PREPROCESS_FOLDER = "preprocess"
+"""Where :func:`anonymize_photos` runs stage 01 (relative to the work folder)."""
+CROPS_FOLDER = "crops"
+"""Where the anonymised aligned faces behind the photos go (relative to the work folder)."""
+CACHE_ENV = "GANON_CACHE_DIR"
 OUTPUTS = ("photos", "crops")
 
 PHOTO_INCOMPLETE = "incomplete"
 """Photo status when a face of it has no anonymised image: the photo is not written (it would show that face)."""
-PHOTO_COLUMNS = ["image_id", "source", "status", "message", "n_faces", "n_pasted", "photo_path"]
+PHOTO_COLUMNS = ["image_id", "source", "status", "message", "n_faces", "n_pasted", "photo_path", "source_sha256"]
 PHOTOS_TABLE = "photos.csv"
+
+
+def cache_root() -> Path:
+    """The package's cache folder: ``$GANON_CACHE_DIR``, else ``$XDG_CACHE_HOME/ganon_utils``, else
+    ``~/.cache/ganon_utils``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = Path(os.environ["XDG_CACHE_HOME"]) if os.environ.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "ganon_utils"
+
+
+def default_work_dir(output_dir: str | os.PathLike[str], input_path: str | os.PathLike[str]) -> Path:
+    """The private work folder of an output folder and an input: ``<cache>/anonymize/<16 hex of the SHA-256 of
+    both paths>`` (two inputs into one output folder do not overwrite each other's intermediates)."""
+    paths = f"{Path(output_dir).resolve()}\n{input_root(Path(input_path))}"
+    return cache_root() / "anonymize" / hashlib.sha256(paths.encode()).hexdigest()[:16]
+
+
+def private_folder(path: Path) -> Path:
+    """``path`` created (with its parents) and readable by its owner only: it holds original faces."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def input_root(input_path: Path) -> Path:
+    """The folder the photos' relative paths start at: the input folder, or a single photo's folder."""
+    return input_path.resolve() if input_path.is_dir() else input_path.resolve().parent
 
 
 def photo_tasks(input_path: str | os.PathLike[str]) -> list[ImageTask]:
@@ -76,6 +114,7 @@ class PhotoAnonymization:
     preprocess: PreprocessResult
     method_dir: Path  # OUTPUT/<method>: the photos, or the crops with output "crops"
     crops_dir: Path  # the folder holding the anonymised aligned faces
+    work_dir: Path  # the private folder with stage 01 (original faces)
 
 
 def anonymize_photos(
@@ -84,6 +123,7 @@ def anonymize_photos(
     method: str,
     *,
     output: str = "photos",
+    work_dir: str | os.PathLike[str] | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     batch_size: int = 16,
     device: str = "auto",
@@ -99,9 +139,9 @@ def anonymize_photos(
     """Anonymise a photo or a folder of photos with ``method``; see the module docstring for the layout.
 
     ``output="photos"`` (default) writes each whole photo with its faces replaced under ``OUTPUT/<method>/`` at the
-    photo's relative path; ``output="crops"`` writes the aligned anonymised faces there instead. The other
-    arguments are those of :func:`~.pipeline.anonymize_preprocessed` and of stage 01 (``preprocess_config``,
-    ``n_workers``).
+    photo's relative path; ``output="crops"`` writes the aligned anonymised faces there instead. ``work_dir``:
+    where the intermediates go (default :func:`default_work_dir`, outside OUTPUT). The other arguments are those
+    of :func:`~.pipeline.anonymize_preprocessed` and of stage 01 (``preprocess_config``, ``n_workers``).
     """
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
@@ -115,22 +155,29 @@ def anonymize_photos(
         external_folder(method, external_dir)
     output_dir = Path(output_dir)
     method_dir = output_dir / method
-    crops_root = output_dir if output == "crops" else output_dir / CROPS_FOLDER
-    if output == "photos":  # refuse a folder made with other settings before any work
-        settings = photo_settings(method, checkpoint if kind == GANONYMIZATION else None, preprocess_config, image_size, precision)
-        check_settings(method_dir, settings, replace_stale=replace_stale)
-    preprocess_dir = output_dir / PREPROCESS_FOLDER
-    preprocessed = run_preprocess(tasks, preprocess_dir, preprocess_config, n_workers=n_workers, progress=progress)
-    faces = anonymize_preprocessed(
-        preprocess_dir, crops_root, method, checkpoint=checkpoint, batch_size=batch_size, device=device,
-        external_dir=external_dir, image_size=image_size, replace_stale=replace_stale, progress=progress,
-        precision=precision, compile=compile,
-    )  # fmt: skip
-    photos = None
-    if output == "photos":
-        photos = paste_back_photos(tasks, preprocess_dir, crops_root / method, faces, method_dir, progress=progress)
+    work = Path(work_dir) if work_dir is not None else default_work_dir(output_dir, input_path)
+    if work.resolve() == output_dir.resolve() or output_dir.resolve() in work.resolve().parents:
+        raise ValueError(f"the work folder {work} holds the original faces and must not be inside the output folder {output_dir}")
+    work = private_folder(work)
+    crops_root = output_dir if output == "crops" else work / CROPS_FOLDER
+    preprocess_dir = work / PREPROCESS_FOLDER
+    with folder_lock(output_dir):
+        remove_stale_temporaries(output_dir)
+        root_key = hashlib.sha256(str(input_root(Path(input_path))).encode()).hexdigest()[:16]
+        if output == "photos":  # refuse a folder made from another input or with other settings before any work
+            settings = photo_settings(method, checkpoint if kind == GANONYMIZATION else None, preprocess_config, image_size, precision)
+            check_settings(method_dir, {**settings, "input_folder": root_key}, replace_stale=replace_stale)
+        preprocessed = run_preprocess(tasks, preprocess_dir, preprocess_config, n_workers=n_workers, progress=progress)
+        faces = anonymize_preprocessed(
+            preprocess_dir, crops_root, method, checkpoint=checkpoint, batch_size=batch_size, device=device,
+            external_dir=external_dir, image_size=image_size, replace_stale=replace_stale, progress=progress,
+            precision=precision, compile=compile, input_folder=root_key,
+        )  # fmt: skip
+        photos = None
+        if output == "photos":
+            photos = paste_back_photos(tasks, preprocess_dir, crops_root / method, faces, method_dir, progress=progress)
     return PhotoAnonymization(faces=faces, photos=photos, preprocess=preprocessed, method_dir=method_dir,
-                              crops_dir=crops_root / method)  # fmt: skip
+                              crops_dir=crops_root / method, work_dir=work)  # fmt: skip
 
 
 def photo_settings(
@@ -162,6 +209,7 @@ def paste_back_photos(
 
     preprocess_dir, crops_dir, photos_dir = Path(preprocess_dir), Path(crops_dir), Path(photos_dir)
     faces, config = read_preprocessed(preprocess_dir)
+    previous = recorded_photos(photos_dir)
     manifest = pd.read_csv(preprocess_dir / "manifest.csv", dtype={"image_id": str, "status": str, "message": str})
     image_rows = {row.image_id: row for row in manifest.itertuples(index=False)}
     faces_of = {image_id: group for image_id, group in faces.groupby("image_id", sort=False)}
@@ -169,7 +217,7 @@ def paste_back_photos(
     rows = []
     for task in progress_bar(list(tasks), desc="paste back", unit="photo", disable=not progress):
         row = {"image_id": task.image_id, "source": task.relative_path, "status": STATUS_OK, "message": "",
-               "n_faces": 0, "n_pasted": 0, "photo_path": ""}  # fmt: skip
+               "n_faces": 0, "n_pasted": 0, "photo_path": "", "source_sha256": content_sha256(task.source) or ""}  # fmt: skip
         rows.append(row)
         record = image_rows.get(task.image_id)
         own_faces = faces_of.get(task.image_id, faces.iloc[:0])
@@ -185,8 +233,8 @@ def paste_back_photos(
         relative = photo_output_name(task.relative_path, input_format)
         row.update(photo_path=relative, n_pasted=len(own_faces))
         target = photos_dir / relative
-        if target.is_file():
-            continue
+        if target.is_file() and previous.get(relative) == row["source_sha256"]:
+            continue  # made from these very bytes; a replaced photo is made again
         photo = load_image(task.source, max_pixels=int(config.get("max_pixels", 40_000_000))).rgb
         for face in own_faces.itertuples(index=False):
             photo = paste_face(
@@ -200,5 +248,27 @@ def paste_back_photos(
             )  # fmt: skip
         save_photo(target, photo, photo_format(input_format))
     table = pd.DataFrame(rows, columns=PHOTO_COLUMNS)
-    write_csv_atomic(photos_dir / PHOTOS_TABLE, table)
+    write_csv_atomic(photos_dir / PHOTOS_TABLE, with_earlier_photos(table, photos_dir))
     return table
+
+
+def recorded_photos(photos_dir: Path) -> dict[str, str]:
+    """``photo_path -> source_sha256`` of the photos an earlier run wrote into ``photos_dir``."""
+    path = photos_dir / PHOTOS_TABLE
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "source_sha256" not in table.columns:
+        return {}
+    return {p: sha for p, sha in zip(table["photo_path"], table["source_sha256"]) if p}
+
+
+def with_earlier_photos(table: pd.DataFrame, photos_dir: Path) -> pd.DataFrame:
+    """``table`` plus the rows of earlier runs for photos this run did not see whose output is still there, so
+    photos.csv accounts for every file in the folder."""
+    path = photos_dir / PHOTOS_TABLE
+    if not path.is_file():
+        return table
+    earlier = pd.read_csv(path, dtype=str, keep_default_na=False).reindex(columns=PHOTO_COLUMNS, fill_value="")
+    keep = ~earlier["image_id"].isin(table["image_id"]) & earlier["photo_path"].map(lambda p: bool(p) and (photos_dir / p).is_file())
+    return pd.concat([table, earlier[keep]], ignore_index=True) if keep.any() else table

@@ -5,15 +5,19 @@ Output folder layout (``OUTPUT/<method>/``)::
     config.json                     the settings the folder was made with (a folder resumes only with the same)
     <split>/<face_id>.png           anonymised face, same face id and size as stage 01, no metadata
     manifest.csv                    one row per stage-01 face: face_id, image_id, split, method, status,
-                                    message, face_path (relative to OUTPUT/<method>), source
+                                    message, face_path (relative to OUTPUT/<method>), source, source_sha256
+                                    (the SHA-256 of what the face was made from)
 
 Face statuses: ``ok``; ``average_face`` (GANonymization of a face without landmarks: synthesised from a
 black landmark image, the paper's "average face"); ``missing`` / ``ambiguous`` / ``unreadable`` (external
 methods: no file, several files, or an unreadable file for that face id); ``skipped`` (stage 01 wrote no
 face image, e.g. ``too_small``); ``error`` (a stage-01 face image could not be read).
 
-Every file is written atomically; a rerun skips faces whose output exists, so an interrupted run
-resumes. The generator is loaded once per call and only when some face still needs it.
+Every file is written atomically; a rerun skips faces whose output exists and was made from the same input
+(the stage-01 face, its landmarks for GANonymization, or the external file: ``source_sha256``), so an
+interrupted run resumes and a face whose input changed is made again. A run holds the method folder's lock and
+removes the temporary files of a killed run. The generator is loaded once per call and only when some face still
+needs it.
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ from ganon_utils.anonymize.external import (
 )
 from ganon_utils.anonymize.methods import FaceMethod, builtin_method
 from ganon_utils.anonymize.synthesis import GANONYMIZATION, FaceSynthesizer, file_sha256, require_checkpoint
-from ganon_utils.atomic_files import write_csv_atomic, write_text_atomic
-from ganon_utils.image_io import ImageLoadError, load_image, save_png
+from ganon_utils.atomic_files import folder_lock, remove_stale_temporaries, write_csv_atomic, write_text_atomic
+from ganon_utils.image_io import ImageLoadError, content_sha256, load_image, save_png
 from ganon_utils.preprocess.pipeline import FACE_OK, read_stage_outputs
 from ganon_utils.run_settings import setting_changes
 
@@ -52,11 +56,13 @@ STATUS_AMBIGUOUS = "ambiguous"
 STATUS_UNREADABLE = "unreadable"
 STATUS_SKIPPED = "skipped"
 STATUS_ERROR = "error"
+STATUS_PENDING = "pending"
+"""A face the manifest lists before it is made (what a killed run leaves for the faces it did not reach)."""
 ANONYMIZED_STATUSES = frozenset({STATUS_OK, STATUS_AVERAGE_FACE})
 """Statuses of faces that have an anonymised image."""
 
 AVERAGE_FACE_MESSAGE = "no landmarks in stage 01: synthesised from a black landmark image (average face)"
-MANIFEST_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message", "face_path", "source"]
+MANIFEST_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message", "face_path", "source", "source_sha256"]
 
 # ---------------------------------------------------------------------------------------------------
 # Reading stage 01 and choosing the method
@@ -99,7 +105,8 @@ def external_folder(method: str, external_dir: str | os.PathLike[str] | None) ->
 def holds_outputs(method_dir: Path) -> bool:
     """True when a method folder holds anything besides its config.json and tables (i.e. made images)."""
     bookkeeping = {"config.json", "manifest.csv", "photos.csv"}
-    return any(path.is_file() and path.name not in bookkeeping for path in method_dir.rglob("*"))
+    return any(path.is_file() and path.name not in bookkeeping and not path.name.startswith(".")  # lock, temporaries
+               for path in method_dir.rglob("*"))  # fmt: skip
 
 
 def check_settings(method_dir: Path, settings: dict[str, Any], *, replace_stale: bool = False) -> None:
@@ -112,6 +119,12 @@ def check_settings(method_dir: Path, settings: dict[str, Any], *, replace_stale:
     if path.is_file():
         existing = json.loads(path.read_text())
         changed = setting_changes(existing, settings)
+        recorded, given = existing.get("input_folder"), settings.get("input_folder")
+        if recorded and given and recorded != given and not replace_stale and holds_outputs(method_dir):
+            raise ValueError(
+                f"{method_dir} holds what was made from another input folder; use another output folder for this "
+                "input (photos named alike in two folders must not share an output), or --replace-stale to replace it"
+            )
         if changed and not holds_outputs(method_dir):
             path.unlink()
         elif changed:
@@ -274,6 +287,7 @@ def anonymize_preprocessed(
     progress: bool = True,
     precision: str = "fp32",
     compile: bool = False,
+    input_folder: str | None = None,
 ) -> pd.DataFrame:
     """Anonymise every stage-01 face with ``method``; write OUTPUT/<method>/ and return its manifest.
 
@@ -295,6 +309,8 @@ def anonymize_preprocessed(
             CPUs with bf16 support and on GPUs; faces differ by a few grey levels).
         compile: run the generator through ``torch.compile`` with frozen weights (about 2x faster on the
             CPU after a one-time compilation of 10-60 s, worth it from about a hundred faces; same faces).
+        input_folder: a key of the photos' folder (the photos command): a folder made from another is refused,
+            so photos named alike in two folders never share an output.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -313,23 +329,91 @@ def anonymize_preprocessed(
         folder = external_folder(method, external_dir)
         index = index_external_faces(folder)
         settings["external_dir"] = str(folder)
-    check_settings(method_dir, settings, replace_stale=replace_stale)
+    if input_folder is not None:
+        settings["input_folder"] = input_folder
+    with folder_lock(method_dir):
+        remove_stale_temporaries(method_dir)
+        check_settings(method_dir, settings, replace_stale=replace_stale)
+        return _anonymize_faces(
+            faces, preprocess_dir, method_dir, method, kind, folder, index, checkpoint=checkpoint, batch_size=batch_size,
+            device=device, image_size=image_size, face_size=face_size, progress=progress, precision=precision,
+            compile=compile,
+        )  # fmt: skip
 
+
+def recorded_sources(method_dir: Path) -> dict[str, str]:
+    """``face_id -> source_sha256`` of the faces an earlier run of this method folder made."""
+    path = method_dir / "manifest.csv"
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "source_sha256" not in table.columns:
+        return {}
+    return dict(zip(table["face_id"], table["source_sha256"]))
+
+
+def record_pending(method_dir: Path, rows: list[dict[str, Any]], pending: Sequence[_Face]) -> None:
+    """Before any face is made: delete the outputs of faces to be made again (made from another input), then
+    write the manifest with those faces as ``pending`` and the hashes of what they will be made from. A run
+    killed after this finds each face done exactly when its file exists, and never takes a stale file as done."""
+    waiting = {id(face.row) for face in pending}
+    for face in pending:
+        (method_dir / face.row["face_path"]).unlink(missing_ok=True)
+    interim = [dict(row, status=STATUS_PENDING, message="not made yet") if id(row) in waiting else row for row in rows]
+    write_csv_atomic(method_dir / "manifest.csv", pd.DataFrame(interim, columns=MANIFEST_COLUMNS))
+
+
+def source_sha256(kind: str, preprocess_dir: Path, face_path: str, landmarks_path: str, external: Path | None) -> str:
+    """The SHA-256 of what a face is made from: its landmarks for GANonymization (the generator sees nothing
+    else; "" for a face without landmarks, the average face), the external method's file, or the stage-01 face."""
+    if kind == GANONYMIZATION:
+        return (content_sha256(preprocess_dir / landmarks_path) or "") if landmarks_path else ""
+    if kind == "external":
+        return (content_sha256(external) or "") if external is not None else ""
+    return content_sha256(preprocess_dir / face_path) or ""
+
+
+def _anonymize_faces(
+    faces: pd.DataFrame,
+    preprocess_dir: Path,
+    method_dir: Path,
+    method: str,
+    kind: str,
+    folder: Path | None,
+    index: dict[str, list[Path]],
+    *,
+    checkpoint: str | os.PathLike[str] | None,
+    batch_size: int,
+    device: str,
+    image_size: int | None,
+    face_size: int,
+    progress: bool,
+    precision: str,
+    compile: bool,
+) -> pd.DataFrame:
+    """The faces of one method folder (settings checked, lock held): skip what is done, make the rest."""
+    previous = recorded_sources(method_dir)
     rows: list[dict[str, Any]] = []
     pending: list[_Face] = []
     for face in faces.itertuples(index=False):
         row = {
             "face_id": face.face_id, "image_id": face.image_id, "split": face.split, "method": method,
             "status": STATUS_OK, "message": "", "face_path": output_face_path(face.split, face.face_id), "source": "",
+            "source_sha256": "",
         }  # fmt: skip
         rows.append(row)
         landmarks_path = face.landmarks_path if face.status == FACE_OK else ""
         if not face.face_path:
             row.update(status=STATUS_SKIPPED, message=f"stage 01 wrote no face image (status {face.status})", face_path="")
-        elif (method_dir / row["face_path"]).is_file():
+            continue
+        external = find_external_face(index, face.face_id, face.split)[0] if kind == "external" else None
+        row["source_sha256"] = source_sha256(kind, preprocess_dir, face.face_path, landmarks_path, external)
+        made_from_this = previous.get(face.face_id) == row["source_sha256"]
+        if made_from_this and (method_dir / row["face_path"]).is_file():
             _describe_done(row, kind, landmarks_path, index, folder)
         else:
             pending.append(_Face(row, face.face_path, landmarks_path))
+    record_pending(method_dir, rows, pending)
 
     bar = _progress(len(pending), method, progress and bool(pending))
     try:

@@ -208,7 +208,7 @@ class YuNetDetector:
         self,
         threshold: float = 0.6,
         nms_threshold: float = 0.3,
-        max_pixels: int = 2_000_000,
+        max_pixels: int = 8_000_000,
         min_side: int = 640,
         top_k: int = 5000,
     ) -> None:
@@ -279,7 +279,7 @@ class CenterFaceDetector:
     name = "centerface"
 
     def __init__(
-        self, threshold: float = 0.5, nms_threshold: float = 0.3, max_pixels: int = 2_000_000, min_side: int = 0
+        self, threshold: float = 0.5, nms_threshold: float = 0.3, max_pixels: int = 4_000_000, min_side: int = 640
     ) -> None:
         import cv2
 

@@ -5,12 +5,15 @@ Output folder layout::
     config.json                         the settings the folder was made with
     faces/<split>/<face_id>.png         aligned, zero-padded, background-free face (size x size RGB)
     landmarks/<split>/<face_id>.npy     (478, 3) float32 normalised landmarks (only when found)
-    records/<image_id>.json             per-image result; written last, so it marks the image as done
+    records/<image_id>.json             per-image result with the SHA-256 of the input file; written last, so it
+                                        marks the image as done
     manifest.csv                        one row per input image with its status
     faces.csv                           one row per detected face with its status
 
-``face_id`` is ``<image_id>_<k>`` with faces numbered left to right. A rerun skips every image that has
-a record, so an interrupted run resumes and ends with the same files as an uninterrupted one.
+``face_id`` is ``<image_id>_<k>`` with faces numbered left to right. A rerun skips every image whose record
+holds the SHA-256 of the input as it is now, so an interrupted run resumes and ends with the same files as an
+uninterrupted one, and a replaced input (same name, other content) is done again, its old faces removed. A run
+holds the folder's lock and first removes the temporary files a killed run left.
 Inputs are only read. Work is mapped over images with Dask (a local cluster by default, or an existing
 scheduler); each worker process builds its models once and reuses them for every image.
 """
@@ -26,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganon_utils.atomic_files import save_npy_atomic, write_csv_atomic, write_text_atomic
-from ganon_utils.image_io import ImageLoadError, list_images, image_id_for, load_image, save_png
+from ganon_utils.atomic_files import folder_lock, remove_stale_temporaries, save_npy_atomic, write_csv_atomic, write_text_atomic
+from ganon_utils.image_io import ImageLoadError, content_sha256, image_id_for, list_images, load_image, save_png
 from ganon_utils.preprocess.alignment import AlignedFace, align_face, transform_points
 from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS, FaceDetection, FaceDetector, build_detector
 from ganon_utils.preprocess.landmarks import LandmarkExtractor
@@ -183,7 +186,7 @@ def process_image(task: ImageTask, config: PreprocessConfig, output_dir: str | P
     record = {
         "image_id": task.image_id, "source": task.relative_path, "split": task.split,
         "status": STATUS_OK, "message": "", "width": None, "height": None,
-        "conversions": "", "faces": [],
+        "conversions": "", "faces": [], "source_sha256": content_sha256(task.source) or "",
     }  # fmt: skip
     try:
         loaded = load_image(task.source, max_pixels=config.max_pixels)
@@ -342,19 +345,44 @@ def run_preprocess(
     """
     require_backend_weights(config)
     output_dir = Path(output_dir).resolve()
-    output_dir.mkdir(parents=True, exist_ok=True)
-    check_config(output_dir, config)
     ids = [t.image_id for t in tasks]
     if len(set(ids)) != len(ids):
         raise ValueError("two input images map to the same image id; rename one of them")
-    done = {t.image_id: r for t in tasks if (r := read_record(output_dir, t.image_id)) is not None}
-    pending = [t for t in tasks if t.image_id not in done]
-    for record in _execute(pending, config, output_dir, n_workers, scheduler_address, progress):
-        done[record["image_id"]] = record
-    manifest, faces = manifest_tables(done[t.image_id] for t in tasks)
-    write_csv_atomic(output_dir / "manifest.csv", manifest)
-    write_csv_atomic(output_dir / "faces.csv", faces)
+    with folder_lock(output_dir):
+        remove_stale_temporaries(output_dir)
+        check_config(output_dir, config)
+        done = finished_records(tasks, output_dir)
+        pending = [t for t in tasks if t.image_id not in done]
+        for record in _execute(pending, config, output_dir, n_workers, scheduler_address, progress):
+            done[record["image_id"]] = record
+        manifest, faces = manifest_tables(done[t.image_id] for t in tasks)
+        write_csv_atomic(output_dir / "manifest.csv", manifest)
+        write_csv_atomic(output_dir / "faces.csv", faces)
     return PreprocessResult(manifest, faces, processed=len(pending), skipped=len(tasks) - len(pending), output_dir=output_dir)
+
+
+def finished_records(tasks: Sequence[ImageTask], output_dir: Path) -> dict[str, dict]:
+    """Records of the tasks whose input is byte for byte the one recorded; the others' old outputs are removed
+    (a replaced photo must not keep the faces of the one it replaced)."""
+    done = {}
+    for task in tasks:
+        record = read_record(output_dir, task.image_id)
+        if record is None:
+            continue
+        if record.get("source_sha256") and record["source_sha256"] == content_sha256(task.source):
+            done[task.image_id] = record
+        else:
+            discard_record(output_dir, record)
+    return done
+
+
+def discard_record(output_dir: Path, record: dict) -> None:
+    """Delete an image's record and the face and landmark files it lists."""
+    for face in record.get("faces", []):
+        for key in ("face_path", "landmarks_path"):
+            if face.get(key):
+                (output_dir / face[key]).unlink(missing_ok=True)
+    record_path(output_dir, record["image_id"]).unlink(missing_ok=True)
 
 
 def _execute(
