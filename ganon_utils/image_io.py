@@ -32,9 +32,12 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "ImageLoadError",
     "ImageStatus",
+    "InputFile",
     "LoadedImage",
+    "frame_count",
     "image_id_for",
     "list_images",
+    "list_input_files",
     "content_sha256",
     "encode_photo",
     "encode_png",
@@ -249,7 +252,7 @@ def _open_readonly(path: Path) -> io.BufferedReader:
 
 
 def load_image(
-    path: str | os.PathLike[str], *, max_pixels: int = 40_000_000, min_side: int = 32
+    path: str | os.PathLike[str], *, max_pixels: int = 40_000_000, min_side: int = 32, frame: int | None = None
 ) -> LoadedImage:
     """Read an image file as upright 8-bit RGB, or raise :class:`ImageLoadError`.
 
@@ -259,7 +262,9 @@ def load_image(
     ``TRUNCATED``; ``ImageFile.LOAD_TRUNCATED_IMAGES`` must stay False), then EXIF
     orientation and conversion of greyscale, palette, CMYK, 16-bit, float and
     alpha images (composited on black) to RGB. Multi-frame files give their
-    first frame. The file is opened read-only and closed before returning.
+    first frame, or frame ``frame`` (0-based; :func:`frame_count` says how many).
+    A file Pillow does not recognise is tried with OpenCV (EXR, HDR, ... where
+    OpenCV reads them). The file is opened read-only and closed before returning.
     """
     path = Path(path)
     try:
@@ -278,16 +283,51 @@ def load_image(
     except OSError as error:
         raise ImageLoadError(path, ImageStatus.UNREADABLE, f"cannot open: {error.strerror or error}") from error
     with handle:
-        return _read_open_image(path, handle, max_pixels=max_pixels, min_side=min_side)
+        return _read_open_image(path, handle, max_pixels=max_pixels, min_side=min_side, frame=frame)
 
 
-def _read_open_image(path: Path, handle: io.BufferedReader, *, max_pixels: int, min_side: int) -> LoadedImage:
+def _read_with_opencv(path: Path, data: bytes, *, max_pixels: int, min_side: int) -> LoadedImage | None:
+    """Decode ``data`` with OpenCV (formats Pillow lacks), as 8-bit RGB; None when OpenCV cannot either."""
+    import cv2
+
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    if decoded is None or decoded.size == 0:
+        return None
+    height, width = decoded.shape[:2]
+    if width * height > max_pixels:
+        raise ImageLoadError(path, ImageStatus.TOO_LARGE, f"{width}x{height} = {width * height} pixels exceeds max_pixels={max_pixels}")
+    if min(width, height) < min_side:
+        raise ImageLoadError(path, ImageStatus.TOO_SMALL, f"{width}x{height}: shorter side is below min_side={min_side}")
+    conversions = ["read_with_opencv"]
+    if decoded.dtype == np.uint16:
+        decoded = _scale_16bit_to_8bit(decoded)
+        conversions.append("16bit_to_8bit")
+    elif decoded.dtype != np.uint8:  # float (HDR, EXR): values in [0, 1] shown as they are, the rest clipped
+        decoded = np.clip(np.nan_to_num(decoded.astype(np.float64)) * 255.0, 0, 255).round().astype(np.uint8)
+        conversions.append("float_to_8bit_clipped")
+    if decoded.ndim == 2:
+        rgb = _grey_to_rgb(decoded)
+    elif decoded.shape[2] == 4:
+        rgb = _composite_on_black(cv2.cvtColor(decoded, cv2.COLOR_BGRA2RGBA))
+        conversions.append("alpha_composited_on_black")
+    else:
+        rgb = cv2.cvtColor(decoded[..., :3], cv2.COLOR_BGR2RGB)
+    return LoadedImage(rgb=np.ascontiguousarray(rgb, dtype=np.uint8), conversions=tuple(conversions))
+
+
+def _read_open_image(
+    path: Path, handle: io.BufferedReader, *, max_pixels: int, min_side: int, frame: int | None = None
+) -> LoadedImage:
     """Identify, size-check, decode and convert an image from an open file."""
     try:
         image = Image.open(handle, formats=ACCEPTED_FORMATS)
     except UnidentifiedImageError:
+        handle.seek(0)
+        fallback = _read_with_opencv(path, handle.read(), max_pixels=max_pixels, min_side=min_side)
+        if fallback is not None:
+            return fallback
         accepted = ", ".join(ACCEPTED_FORMATS)
-        raise ImageLoadError(path, ImageStatus.NOT_AN_IMAGE, f"not recognised as any of {accepted}") from None
+        raise ImageLoadError(path, ImageStatus.NOT_AN_IMAGE, f"not recognised as any of {accepted} (nor by OpenCV)") from None
     except Exception as error:  # recognised format whose header fails to parse
         status = _decode_error_status(error)
         raise ImageLoadError(path, status, f"{type(error).__name__}: {error}") from error
@@ -304,9 +344,11 @@ def _read_open_image(path: Path, handle: io.BufferedReader, *, max_pixels: int, 
         conversions: list[str] = []
         try:
             frames = getattr(image, "n_frames", 1)
+            if frame is not None and not 0 <= frame < frames:
+                raise ImageLoadError(path, ImageStatus.MISSING, f"frame {frame} asked for, the file has {frames}")
             if frames > 1:
-                image.seek(0)
-                conversions.append(f"first_frame_of:{frames}")
+                image.seek(frame or 0)
+                conversions.append(f"frame_{frame}_of:{frames}" if frame is not None else f"first_frame_of:{frames}")
             high_bit_depth = _high_bit_depth_rgb(image)
             image.load()  # force the full decode here, inside the try
         except Exception as error:
@@ -370,6 +412,16 @@ PHOTO_FORMAT_ALIASES = {"MPO": "JPEG"}
 FALLBACK_PHOTO_FORMAT = "PNG"
 
 
+def frame_count(path: str | os.PathLike[str]) -> int:
+    """How many frames or pages a file holds (TIFF pages, GIF / WebP frames; 1 for any other file, also for one
+    that is not an image), read from its header."""
+    try:
+        with _open_readonly(Path(path)) as handle, Image.open(handle, formats=ACCEPTED_FORMATS) as image:
+            return max(1, int(getattr(image, "n_frames", 1)))
+    except Exception:  # anything unreadable is one input, whose reading then reports the problem
+        return 1
+
+
 def content_sha256(path: str | os.PathLike[str]) -> str | None:
     """Hex SHA-256 of a file's bytes (read-only), or None when it cannot be read: what "the same input" means
     when a stage decides whether earlier work still holds (names and timestamps can lie, content cannot)."""
@@ -398,9 +450,12 @@ def photo_format(input_format: str | None) -> str:
     return name if name in PHOTO_FORMATS else FALLBACK_PHOTO_FORMAT
 
 
-def photo_output_name(relative_path: str, input_format: str | None) -> str:
+def photo_output_name(relative_path: str, input_format: str | None, frame: int | None = None) -> str:
     """Where an anonymised photo goes, relative to its output folder: the input's relative path, with ``.png``
-    appended when the input's format cannot be written (``scan.gif`` -> ``scan.gif.png``)."""
+    appended when the input's format cannot be written (``scan.gif`` -> ``scan.gif.png``); a frame of a
+    multi-frame file becomes its own PNG (``scan.tif`` frame 2 -> ``scan.tif.frame2.png``)."""
+    if frame is not None:
+        return f"{relative_path}.frame{frame}.{FALLBACK_PHOTO_FORMAT.lower()}"
     name = str(input_format).upper()
     kept = PHOTO_FORMAT_ALIASES.get(name, name) == photo_format(input_format)
     return relative_path if kept else f"{relative_path}.{FALLBACK_PHOTO_FORMAT.lower()}"
@@ -461,6 +516,52 @@ def image_id_for(relative_path: str | os.PathLike[str]) -> str:
     slug = "__".join(_UNSAFE_CHAR.sub("_", part) for part in parts)[:_MAX_READABLE_ID]
     digest = hashlib.sha256(posix.as_posix().encode("utf-8", "surrogateescape")).hexdigest()[:10]
     return f"{slug}-{digest}"
+
+
+SKIPPED_HIDDEN = "skipped_hidden"
+SKIPPED_SYMLINK_DIR = "skipped_symlink_dir"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One entry under an input folder: a file to read, or one skipped on purpose (``skip_status``, why)."""
+
+    relative_path: str
+    skip_status: str = ""
+    reason: str = ""
+
+
+def list_input_files(folder: str | os.PathLike[str]) -> list[InputFile]:
+    """Every file under ``folder`` (recursive, sorted as :func:`list_images`), whatever its name or extension.
+
+    Unlike :func:`list_images`, nothing is left out silently: a file in a hidden place (a name starting with a dot,
+    or inside a hidden folder) is listed with status ``skipped_hidden``, a symbolic link to a folder (never followed)
+    with ``skipped_symlink_dir``; every other entry is to be read, and reading says whether it is an image.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"input folder not found: {root}")
+
+    def report(error: OSError) -> None:
+        _LOG.warning("skipping unreadable folder %s: %s", error.filename, error.strerror or error)
+
+    found: list[tuple[tuple[str, ...], InputFile]] = []
+    for current, folders, files in os.walk(root, onerror=report):
+        relative = Path(current).relative_to(root).parts
+        hidden_here = any(part.startswith(".") for part in relative)
+        for name in list(folders):
+            if Path(current, name).is_symlink():
+                folders.remove(name)
+                parts = (*relative, name)
+                found.append((parts, InputFile("/".join(parts), SKIPPED_SYMLINK_DIR,
+                                               "a link to a folder: not followed (pass the folder itself to read it)")))  # fmt: skip
+        for name in files:
+            parts = (*relative, name)
+            if hidden_here or name.startswith("."):
+                found.append((parts, InputFile("/".join(parts), SKIPPED_HIDDEN, "hidden file or folder: not read")))
+            else:
+                found.append((parts, InputFile("/".join(parts))))
+    return [entry for _, entry in sorted(found, key=lambda item: item[0])]
 
 
 def _is_image_name(name: str) -> bool:

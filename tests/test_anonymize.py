@@ -475,6 +475,16 @@ def test_photos_come_out_whole_in_their_format_under_their_relative_paths(tmp_pa
     assert not any(p.is_absolute() for p in map(Path, result.photos["photo_path"]))
 
 
+def test_every_page_of_a_multi_page_photo_is_anonymised(tmp_path, astronaut) -> None:
+    face = Image.fromarray(astronaut)
+    face.save(tmp_path / "scan.tif", save_all=True, append_images=[face.transpose(Image.FLIP_LEFT_RIGHT)])
+    result = anonymize_photos(tmp_path / "scan.tif", tmp_path / "out", "pixel8", progress=False)
+    assert result.photos["photo_path"].tolist() == ["scan.tif.frame0.png", "scan.tif.frame1.png"]
+    assert (result.photos["status"] == "ok").all() and (result.photos["n_pasted"] == 1).all()
+    pages = [np.asarray(Image.open(tmp_path / "out" / "pixel8" / p)) for p in result.photos["photo_path"]]
+    assert not np.array_equal(pages[0], pages[1])
+
+
 def test_cli_one_photo_in_one_photo_out_as_the_readme_says(tmp_path, astronaut, capsys) -> None:
     photo = tmp_path / "photo.jpg"
     Image.fromarray(astronaut).save(photo, quality=90)

@@ -214,3 +214,45 @@ def test_a_run_removes_the_temporary_files_of_a_killed_run(tmp_path, astronaut) 
     leftover.write_bytes(b"an original face crop")
     run_preprocess(tasks_from_folder(folder), out, PreprocessConfig(), n_workers=0, progress=False)
     assert not leftover.exists()
+
+
+def test_every_file_under_the_input_gets_a_manifest_row(tmp_path, astronaut) -> None:
+    """Nothing is skipped silently: any format by content, hidden files, links to folders, every frame."""
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    face = Image.fromarray(astronaut)
+    face.save(folder / "photo.jfif", format="JPEG")
+    face.save(folder / "no_extension", format="PNG")
+    face.save(folder / "sub" / "scan.tif", save_all=True, append_images=[face.transpose(Image.FLIP_LEFT_RIGHT)])
+    grey = Image.fromarray(np.full(astronaut.shape, 90, np.uint8))  # a whole frame without a face
+    face.save(folder / "anim.gif", save_all=True, append_images=[grey, face])
+    (folder / "notes.txt").write_text("not an image")
+    face.save(folder / ".hidden.png")
+    (folder / ".cache").mkdir()
+    face.save(folder / ".cache" / "thumb.png")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    face.save(outside / "x.png")
+    (folder / "linked").symlink_to(outside, target_is_directory=True)
+    files = [p for p in folder.rglob("*") if p.is_file() or p.is_symlink()]
+    assert len(files) == 8  # the symlink to a folder counts as one entry
+
+    result = run_preprocess(tasks_from_folder(folder), tmp_path / "out", PreprocessConfig(), n_workers=0, progress=False)
+    rows = result.manifest.set_index("image_id")
+    extra_frames = (2 - 1) + (3 - 1)  # the TIFF's second page, the GIF's second and third frames
+    assert len(rows) == len(files) + extra_frames
+    assert set(rows["source"]) == {p.relative_to(folder).as_posix() for p in files}
+    status = dict(zip(rows["source"] + rows["frame"].map(lambda f: "" if pd.isna(f) else f"#{int(f)}"), rows["status"]))
+    assert status["photo.jfif"] == "ok" and status["no_extension"] == "ok"  # read by content, not by name
+    assert status["sub/scan.tif#0"] == "ok" and status["sub/scan.tif#1"] == "ok"
+    assert [status[f"anim.gif#{k}"] for k in range(3)] == ["ok", "no_face", "ok"]
+    assert status["notes.txt"] == "not_an_image"
+    assert status[".hidden.png"] == status[".cache/thumb.png"] == "skipped_hidden"
+    assert status["linked"] == "skipped_symlink_dir"
+    from ganon_utils.image_io import image_id_for
+
+    tif, gif = image_id_for("sub/scan.tif"), image_id_for("anim.gif")
+    frame_faces = result.faces[result.faces["image_id"].str.contains("_frame")]
+    assert {f.rsplit("_", 1)[0] for f in frame_faces["face_id"]} == {f"{tif}_frame0", f"{tif}_frame1", f"{gif}_frame0", f"{gif}_frame2"}
+    boxes = result.faces.set_index("face_id")["box_x0"]
+    assert boxes[f"{tif}_frame1_0"] != boxes[f"{tif}_frame0_0"]  # the second page (mirrored) was read

@@ -51,8 +51,15 @@ from ganon_utils.anonymize.pipeline import (
 )
 from ganon_utils.anonymize.synthesis import GANONYMIZATION, file_sha256, require_checkpoint
 from ganon_utils.atomic_files import folder_lock, remove_stale_temporaries, write_csv_atomic
-from ganon_utils.image_io import content_sha256, image_format, image_id_for, load_image, photo_format, photo_output_name, save_photo
-from ganon_utils.preprocess.pipeline import ImageTask, PreprocessConfig, PreprocessResult, run_preprocess, tasks_from_folder
+from ganon_utils.image_io import content_sha256, image_format, load_image, photo_format, photo_output_name, save_photo
+from ganon_utils.preprocess.pipeline import (
+    ImageTask,
+    PreprocessConfig,
+    PreprocessResult,
+    run_preprocess,
+    tasks_for_file,
+    tasks_from_folder,
+)
 
 PREPROCESS_FOLDER = "preprocess"
 """Where :func:`anonymize_photos` runs stage 01 (relative to the work folder)."""
@@ -101,7 +108,7 @@ def photo_tasks(input_path: str | os.PathLike[str]) -> list[ImageTask]:
     if path.is_dir():
         return tasks_from_folder(path)
     if path.is_file():
-        return [ImageTask(image_id_for(path.name), str(path.resolve()), path.name, "all")]
+        return tasks_for_file(path.resolve(), path.name)
     raise FileNotFoundError(f"input not found: {path}")
 
 
@@ -230,12 +237,12 @@ def paste_back_photos(
             row.update(status=PHOTO_INCOMPLETE, message="faces without an anonymised image: " + ", ".join(not_done))
             continue
         input_format = image_format(task.source)
-        relative = photo_output_name(task.relative_path, input_format)
+        relative = photo_output_name(task.relative_path, input_format, task.frame)
         row.update(photo_path=relative, n_pasted=len(own_faces))
         target = photos_dir / relative
         if target.is_file() and previous.get(relative) == row["source_sha256"]:
             continue  # made from these very bytes; a replaced photo is made again
-        photo = load_image(task.source, max_pixels=int(config.get("max_pixels", 40_000_000))).rgb
+        photo = load_image(task.source, max_pixels=int(config.get("max_pixels", 40_000_000)), frame=task.frame).rgb
         for face in own_faces.itertuples(index=False):
             photo = paste_face(
                 photo,
@@ -246,7 +253,7 @@ def paste_back_photos(
                     margin=float(config["face_margin"]), size=int(config["image_size"]),
                 ),
             )  # fmt: skip
-        save_photo(target, photo, photo_format(input_format))
+        save_photo(target, photo, photo_format(input_format) if task.frame is None else "PNG")
     table = pd.DataFrame(rows, columns=PHOTO_COLUMNS)
     write_csv_atomic(photos_dir / PHOTOS_TABLE, with_earlier_photos(table, photos_dir))
     return table

@@ -210,7 +210,7 @@ class YuNetDetector:
         nms_threshold: float = 0.3,
         max_pixels: int = 8_000_000,
         min_side: int = 640,
-        top_k: int = 5000,
+        top_k: int = 100_000,
     ) -> None:
         import cv2
 
@@ -501,7 +501,7 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
     "haar": HaarDetector,
     "retinaface": RetinaFaceDetector,
 }
-COMBINATIONS = ("yunet+centerface", "yunet+blazeface", "yunet+mtcnn", "centerface+yunet")
+COMBINATIONS = ("yunet+centerface", "yunet+mtcnn", "yunet+blazeface")
 DETECTORS.update({name: combination(name.split("+")) for name in COMBINATIONS})
 DETECTOR_WEIGHTS = {"retinaface": "retinaface"}  # backend -> weight file key (ganon_utils.weights)
 OFFLINE_DETECTORS = tuple(name for name in DETECTORS if name != "retinaface")

@@ -30,7 +30,15 @@ import numpy as np
 import pandas as pd
 
 from ganon_utils.atomic_files import folder_lock, remove_stale_temporaries, save_npy_atomic, write_csv_atomic, write_text_atomic
-from ganon_utils.image_io import ImageLoadError, content_sha256, image_id_for, list_images, load_image, save_png
+from ganon_utils.image_io import (
+    ImageLoadError,
+    content_sha256,
+    frame_count,
+    image_id_for,
+    list_input_files,
+    load_image,
+    save_png,
+)
 from ganon_utils.preprocess.alignment import AlignedFace, align_face, transform_points
 from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS, FaceDetection, FaceDetector, build_detector
 from ganon_utils.preprocess.landmarks import LandmarkExtractor
@@ -48,7 +56,7 @@ FACE_NO_LANDMARKS = "no_landmarks"
 FACE_TOO_SMALL = "too_small"
 
 MANIFEST_COLUMNS = [
-    "image_id", "source", "split", "status", "message", "width", "height",
+    "image_id", "source", "frame", "split", "status", "message", "width", "height",
     "n_faces", "n_faces_with_landmarks", "conversions",
 ]  # fmt: skip
 FACE_COLUMNS = [
@@ -80,6 +88,9 @@ class ImageTask:
     source: str  # absolute path
     relative_path: str  # path as recorded in the manifest (relative to the input root)
     split: str = "all"
+    frame: int | None = None  # the page or frame of a multi-frame file (TIFF, GIF, WebP); None: a one-frame file
+    skip_status: str = ""  # not read on purpose (hidden, a link to a folder): its manifest status ...
+    skip_reason: str = ""  # ... and why
 
 
 @dataclass
@@ -115,14 +126,28 @@ def require_backend_weights(config: PreprocessConfig) -> None:
             require_weight(table[backend])
 
 
+def tasks_for_file(source: Path, relative: str, split: str = "all") -> list[ImageTask]:
+    """The tasks of one file: one, or one per frame of a multi-frame file (image id ``<id>_frame<k>``)."""
+    image_id = image_id_for(relative)
+    frames = frame_count(source)
+    if frames == 1:
+        return [ImageTask(image_id, str(source), relative, split)]
+    return [ImageTask(f"{image_id}_frame{k}", str(source), relative, split, frame=k) for k in range(frames)]
+
+
 def tasks_from_folder(input_dir: Path, split: str = "all") -> list[ImageTask]:
-    """One task per image file under ``input_dir`` (recursive, sorted)."""
+    """A task for every file under ``input_dir`` (recursive, sorted), so every input gets a manifest row: images in
+    any format Pillow or OpenCV reads, whatever their name; other files (status ``not_an_image`` when read);
+    hidden files and links to folders as skipped rows; one task per frame of a multi-frame image."""
     input_dir = Path(input_dir).resolve()
-    tasks = []
-    for path in list_images(input_dir):
-        path = Path(path)
-        relative = (path if not path.is_absolute() else path.relative_to(input_dir)).as_posix()
-        tasks.append(ImageTask(image_id_for(relative), str(input_dir / relative), relative, split))
+    tasks: list[ImageTask] = []
+    for entry in list_input_files(input_dir):
+        source = input_dir / entry.relative_path
+        if entry.skip_status:
+            tasks.append(ImageTask(image_id_for(entry.relative_path), str(source), entry.relative_path, split,
+                                   skip_status=entry.skip_status, skip_reason=entry.reason))  # fmt: skip
+        else:
+            tasks += tasks_for_file(source, entry.relative_path, split)
     return tasks
 
 
@@ -184,12 +209,15 @@ def process_image(task: ImageTask, config: PreprocessConfig, output_dir: str | P
     """
     output_dir = Path(output_dir)
     record = {
-        "image_id": task.image_id, "source": task.relative_path, "split": task.split,
+        "image_id": task.image_id, "source": task.relative_path, "split": task.split, "frame": task.frame,
         "status": STATUS_OK, "message": "", "width": None, "height": None,
         "conversions": "", "faces": [], "source_sha256": content_sha256(task.source) or "",
     }  # fmt: skip
+    if task.skip_status:
+        record.update(status=task.skip_status, message=task.skip_reason)
+        return _store_record(output_dir, record)
     try:
-        loaded = load_image(task.source, max_pixels=config.max_pixels)
+        loaded = load_image(task.source, max_pixels=config.max_pixels, frame=task.frame)
     except ImageLoadError as error:
         record.update(status=str(error.status.value), message=str(error))
         return _store_record(output_dir, record)
@@ -323,8 +351,8 @@ def manifest_tables(records: Iterable[dict]) -> tuple[pd.DataFrame, pd.DataFrame
                 }
             )  # fmt: skip
     manifest = pd.DataFrame(images, columns=MANIFEST_COLUMNS)
-    for column in ("width", "height"):
-        manifest[column] = manifest[column].astype("Int64")  # missing for unreadable images
+    for column in ("width", "height", "frame"):
+        manifest[column] = manifest[column].astype("Int64")  # missing for unreadable images and one-frame files
     return manifest, pd.DataFrame(faces, columns=FACE_COLUMNS)
 
 
