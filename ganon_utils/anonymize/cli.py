@@ -6,12 +6,14 @@ import argparse
 from pathlib import Path
 
 from ganon_utils.anonymize.photos import PHOTOS_TABLE, anonymize_photos
-from ganon_utils.anonymize.pipeline import anonymize_preprocessed
+from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES, anonymize_preprocessed
+from ganon_utils.anonymize.residual import RESIDUAL_ACTIONS, RESIDUAL_DETECTOR
 from ganon_utils.anonymize.synthesis import GANONYMIZATION, missing_checkpoint_message
 from ganon_utils.cli_arguments import CommandParser, device_name, input_output_problem, int_at_least
 from ganon_utils.devices import PRECISIONS
 from ganon_utils.library_logs import set_verbose
 from ganon_utils.preprocess.cli import add_stage_arguments, config_from_arguments, fail
+from ganon_utils.preprocess.detection import DETECTORS
 from ganon_utils.weights import default_generator_checkpoint
 
 
@@ -26,7 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         "original faces; --work-dir). INPUT may also be a finished stage-01 folder (with faces.csv and config.json), "
         "whose faces are anonymised as crops. Inputs are only read; a rerun skips what was made from the same input "
         "bytes and redoes a replaced photo.",
-        epilog="GANonymization uses the authors' published generator by default (25 epochs, "
+        epilog="Exit status: 0 when every photo was written with every face replaced (or every face anonymised, for "
+        "crops); 3 when some photo was not written or not every face in it was anonymised (no_face, residual_face, "
+        "residual_obscured, incomplete, unreadable, ...: each is named on the terminal and in photos.csv); 2 for bad "
+        "options or inputs; 1 for an unexpected error. "
+        "GANonymization uses the authors' published generator by default (25 epochs, "
         f"{default_generator_checkpoint()}: 'python -m ganon_utils fetch-weights ganonymization_publication' puts it "
         "there), or --checkpoint: their 50-epoch one (fetch-weights ganonymization_demo) or one trained with "
         "notebooks/02_train_pix2pix.ipynb.",
@@ -42,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the aligned anonymised faces (OUTPUT/METHOD/<split>/<face_id>.png + manifest.csv) "
                         "instead of the whole photos")
     parser.add_argument("--paste-back", action="store_true", help=argparse.SUPPRESS)  # the default for photos now
+    parser.add_argument("--residual", choices=RESIDUAL_ACTIONS, default="fail",
+                        help="a face a second detector still finds in an anonymised photo: fail (default: the photo is "
+                        "not written), blur or pixelate it (the photo is written, status residual_obscured)")
+    parser.add_argument("--residual-detector", default=RESIDUAL_DETECTOR, choices=sorted(DETECTORS),
+                        help=f"the second, independent detector that looks for residual faces ({RESIDUAL_DETECTOR})")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="private folder for the intermediates, which hold the ORIGINAL faces (default: under "
                         "$GANON_CACHE_DIR or ~/.cache/ganon_utils/anonymize/, one per output folder; never inside OUTPUT)")
@@ -99,14 +110,25 @@ def cli(argv: list[str]) -> int:
         else:
             result = anonymize_photos(
                 input_path, output_dir, args.method, output="crops" if args.crops else "photos", work_dir=args.work_dir,
-                preprocess_config=config_from_arguments(args), n_workers=args.workers, **common,
+                preprocess_config=config_from_arguments(args), n_workers=args.workers, residual=args.residual,
+                residual_detector=args.residual_detector, **common,
             )  # fmt: skip
             faces, photos, faces_dir = result.faces, result.photos, result.crops_dir
             print(f"intermediates (the original faces; delete when done): {result.work_dir}")
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         return fail(str(error))
     print_summary(faces, photos, faces_dir, output_dir / args.method, crops=photos is None)
-    return 0
+    return exit_status(faces, photos)
+
+
+EXIT_OK, EXIT_NOT_ALL_ANONYMISED = 0, 3
+
+
+def exit_status(faces, photos) -> int:
+    """0 when everything was anonymised (every photo ``ok``; for crops, no face without an anonymised image), else 3."""
+    if photos is not None:
+        return EXIT_OK if len(photos) and (photos["status"] == "ok").all() else EXIT_NOT_ALL_ANONYMISED
+    return EXIT_OK if len(faces) and faces["status"].isin(ANONYMIZED_STATUSES).all() else EXIT_NOT_ALL_ANONYMISED
 
 
 def print_summary(faces, photos, faces_dir: Path, method_dir: Path, *, crops: bool) -> None:
@@ -119,11 +141,14 @@ def print_summary(faces, photos, faces_dir: Path, method_dir: Path, *, crops: bo
         print(f"{len(written)} of {len(photos)} photos written to {method_dir}")
         for status, count in photos["status"].value_counts().items():
             print(f"  {status:<14} {count}")
-        missing = photos[photos["photo_path"] == ""]
-        for row in missing.head(20).itertuples(index=False):
-            print(f"  not written: {row.source} ({row.status}{': ' + row.message if row.message else ''})")
-        if len(missing) > 20:
-            print(f"  ... and {len(missing) - 20} more: see {method_dir / PHOTOS_TABLE}")
+        attention = photos[photos["status"] != "ok"]
+        for row in attention.head(20).itertuples(index=False):
+            what = "not written" if not row.photo_path else "written, NOT fully anonymised"
+            print(f"  {what}: {row.source} ({row.status}{': ' + row.message if row.message else ''})")
+        if len(attention) > 20:
+            print(f"  ... and {len(attention) - 20} more: see {method_dir / PHOTOS_TABLE}")
+        if len(attention):
+            print(f"WARNING: {len(attention)} of {len(photos)} photos were not written or are not fully anonymised (see above)")
         print(f"table: {method_dir / PHOTOS_TABLE}")
     else:
         print(f"manifest: {faces_dir / 'manifest.csv'}")

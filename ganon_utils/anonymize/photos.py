@@ -24,8 +24,11 @@ A photo counts as done when its output exists and was made from the same input b
 again. One output folder serves one input folder: photos named alike in two folders never share an output. A run
 holds the output folder's lock.
 
-A photo is written only when every face detected in it was anonymised; a photo without a detected face is not
-written (its status says so), since a face the detector missed would appear unchanged.
+A photo is written only when every face detected in it was anonymised, and then searched again by a second,
+independent detector (:mod:`.residual`): a face found there that was not replaced makes the photo
+``residual_face`` (not written) or, with ``residual="blur"`` / ``"pixelate"``, ``residual_obscured`` (written with
+that face obscured). A photo in which stage 01 found no face is searched the same way: ``no_face`` when the second
+detector finds none either (not written), else ``residual_face``. Only ``ok`` photos had every face replaced.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from typing import Any
 import pandas as pd
 
 from ganon_utils.anonymize.paste_back import alignment_from_record, feathered_mask, head_mask, paste_face
+from ganon_utils.anonymize.residual import RESIDUAL_ACTIONS, RESIDUAL_DETECTOR, find_residual_faces, obscure_faces
+from ganon_utils.anonymize.residual import residual_detector as build_residual_detector
 from ganon_utils.anonymize.pipeline import (
     ANONYMIZED_STATUSES,
     STATUS_OK,
@@ -53,6 +58,7 @@ from ganon_utils.anonymize.synthesis import GANONYMIZATION, file_sha256, require
 from ganon_utils.atomic_files import folder_lock, remove_stale_temporaries, write_csv_atomic
 from ganon_utils.image_io import content_sha256, image_format, load_image, photo_format, photo_output_name, save_photo
 from ganon_utils.preprocess.pipeline import (
+    STATUS_NO_FACE,
     ImageTask,
     PreprocessConfig,
     PreprocessResult,
@@ -70,7 +76,12 @@ OUTPUTS = ("photos", "crops")
 
 PHOTO_INCOMPLETE = "incomplete"
 """Photo status when a face of it has no anonymised image: the photo is not written (it would show that face)."""
-PHOTO_COLUMNS = ["image_id", "source", "status", "message", "n_faces", "n_pasted", "photo_path", "source_sha256"]
+PHOTO_RESIDUAL = "residual_face"
+"""The second detector found a face that was not replaced: the photo is not written."""
+PHOTO_RESIDUAL_OBSCURED = "residual_obscured"
+"""Residual faces were blurred or pixelated on request: the photo is written, but not every face is anonymised."""
+PHOTO_COLUMNS = ["image_id", "source", "status", "message", "n_faces", "n_pasted", "n_residual", "photo_path",
+                 "source_sha256"]  # fmt: skip
 PHOTOS_TABLE = "photos.csv"
 
 
@@ -142,14 +153,20 @@ def anonymize_photos(
     progress: bool = True,
     precision: str = "fp32",
     compile: bool = False,
+    residual: str = "fail",
+    residual_detector: str | None = RESIDUAL_DETECTOR,
 ) -> PhotoAnonymization:
     """Anonymise a photo or a folder of photos with ``method``; see the module docstring for the layout.
 
     ``output="photos"`` (default) writes each whole photo with its faces replaced under ``OUTPUT/<method>/`` at the
     photo's relative path; ``output="crops"`` writes the aligned anonymised faces there instead. ``work_dir``:
-    where the intermediates go (default :func:`default_work_dir`, outside OUTPUT). The other arguments are those
-    of :func:`~.pipeline.anonymize_preprocessed` and of stage 01 (``preprocess_config``, ``n_workers``).
+    where the intermediates go (default :func:`default_work_dir`, outside OUTPUT). ``residual``: what to do with
+    a face the second detector (``residual_detector``; None skips the check, for tests only) finds unreplaced:
+    ``fail`` (the photo is not written), ``blur`` or ``pixelate`` it. The other arguments are those of
+    :func:`~.pipeline.anonymize_preprocessed` and of stage 01 (``preprocess_config``, ``n_workers``).
     """
+    if residual not in RESIDUAL_ACTIONS:
+        raise ValueError(f"residual must be one of {', '.join(RESIDUAL_ACTIONS)}, got {residual!r}")
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
     tasks = photo_tasks(input_path)
@@ -173,7 +190,8 @@ def anonymize_photos(
         root_key = hashlib.sha256(str(input_root(Path(input_path))).encode()).hexdigest()[:16]
         if output == "photos":  # refuse a folder made from another input or with other settings before any work
             settings = photo_settings(method, checkpoint if kind == GANONYMIZATION else None, preprocess_config, image_size, precision)
-            check_settings(method_dir, {**settings, "input_folder": root_key}, replace_stale=replace_stale)
+            settings.update(input_folder=root_key, residual=residual, residual_detector=residual_detector)
+            check_settings(method_dir, settings, replace_stale=replace_stale)
         preprocessed = run_preprocess(tasks, preprocess_dir, preprocess_config, n_workers=n_workers, progress=progress)
         faces = anonymize_preprocessed(
             preprocess_dir, crops_root, method, checkpoint=checkpoint, batch_size=batch_size, device=device,
@@ -182,7 +200,8 @@ def anonymize_photos(
         )  # fmt: skip
         photos = None
         if output == "photos":
-            photos = paste_back_photos(tasks, preprocess_dir, crops_root / method, faces, method_dir, progress=progress)
+            photos = paste_back_photos(tasks, preprocess_dir, crops_root / method, faces, method_dir, progress=progress,
+                                       residual=residual, residual_detector=residual_detector)  # fmt: skip
     return PhotoAnonymization(faces=faces, photos=photos, preprocess=preprocessed, method_dir=method_dir,
                               crops_dir=crops_root / method, work_dir=work)  # fmt: skip
 
@@ -209,14 +228,19 @@ def paste_back_photos(
     photos_dir: str | os.PathLike[str],
     *,
     progress: bool = True,
+    residual: str = "fail",
+    residual_detector: str | None = RESIDUAL_DETECTOR,
 ) -> pd.DataFrame:
-    """Blend each photo's anonymised faces (in ``crops_dir``) back into it; write each photo under ``photos_dir``
-    at its relative path, in its own format, and ``photos_dir/photos.csv``."""
+    """Blend each photo's anonymised faces (in ``crops_dir``) back into it, look for residual faces, and write each
+    photo that passes under ``photos_dir`` at its relative path, in its own format; ``photos_dir/photos.csv``
+    has a row per photo (faces found, replaced, residual; status)."""
     from ganon_utils.progress import progress_bar
 
     preprocess_dir, crops_dir, photos_dir = Path(preprocess_dir), Path(crops_dir), Path(photos_dir)
     faces, config = read_preprocessed(preprocess_dir)
     previous = recorded_photos(photos_dir)
+    second_look = None if residual_detector is None else build_residual_detector(residual_detector)
+    max_pixels = int(config.get("max_pixels", 40_000_000))
     manifest = pd.read_csv(preprocess_dir / "manifest.csv", dtype={"image_id": str, "status": str, "message": str})
     image_rows = {row.image_id: row for row in manifest.itertuples(index=False)}
     faces_of = {image_id: group for image_id, group in faces.groupby("image_id", sort=False)}
@@ -224,25 +248,33 @@ def paste_back_photos(
     rows = []
     for task in progress_bar(list(tasks), desc="paste back", unit="photo", disable=not progress):
         row = {"image_id": task.image_id, "source": task.relative_path, "status": STATUS_OK, "message": "",
-               "n_faces": 0, "n_pasted": 0, "photo_path": "", "source_sha256": content_sha256(task.source) or ""}  # fmt: skip
+               "n_faces": 0, "n_pasted": 0, "n_residual": 0, "photo_path": "",
+               "source_sha256": content_sha256(task.source) or ""}  # fmt: skip
         rows.append(row)
         record = image_rows.get(task.image_id)
         own_faces = faces_of.get(task.image_id, faces.iloc[:0])
         row["n_faces"] = len(own_faces)
-        if record is None or record.status != STATUS_OK:
-            row.update(status=getattr(record, "status", "missing"), message=str(getattr(record, "message", "") or "not preprocessed"))
-            continue
-        not_done = [f for f in own_faces["face_id"] if anonymized_of.loc[f, "status"] not in ANONYMIZED_STATUSES]
-        if not_done:
-            row.update(status=PHOTO_INCOMPLETE, message="faces without an anonymised image: " + ", ".join(not_done))
-            continue
         input_format = image_format(task.source)
         relative = photo_output_name(task.relative_path, input_format, task.frame)
-        row.update(photo_path=relative, n_pasted=len(own_faces))
-        target = photos_dir / relative
-        if target.is_file() and previous.get(relative) == row["source_sha256"]:
-            continue  # made from these very bytes; a replaced photo is made again
-        photo = load_image(task.source, max_pixels=int(config.get("max_pixels", 40_000_000)), frame=task.frame).rgb
+        earlier = previous.get(relative)
+        if earlier is not None and earlier["source_sha256"] == row["source_sha256"] and (photos_dir / relative).is_file():
+            row.update({k: earlier[k] for k in ("status", "message", "n_pasted", "n_residual")}, photo_path=relative)
+            continue  # made from these very bytes (a replaced photo is made again)
+        (photos_dir / relative).unlink(missing_ok=True)  # made from other bytes: it must not stay if no new one is written
+        if record is not None and record.status == STATUS_NO_FACE and second_look is not None:
+            photo = load_image(task.source, max_pixels=max_pixels, frame=task.frame).rgb
+            replaced: list[tuple[float, float, float, float]] = []
+        elif record is None or record.status != STATUS_OK:
+            row.update(status=getattr(record, "status", "missing"), message=str(getattr(record, "message", "") or "not preprocessed"))
+            continue
+        else:
+            not_done = [f for f in own_faces["face_id"] if anonymized_of.loc[f, "status"] not in ANONYMIZED_STATUSES]
+            if not_done:
+                row.update(status=PHOTO_INCOMPLETE, message="faces without an anonymised image: " + ", ".join(not_done))
+                continue
+            photo = load_image(task.source, max_pixels=max_pixels, frame=task.frame).rgb
+            replaced = [(f.box_x0, f.box_y0, f.box_x1, f.box_y1) for f in own_faces.itertuples(index=False)]
+            row["n_pasted"] = len(own_faces)
         for face in own_faces.itertuples(index=False):
             photo = paste_face(
                 photo,
@@ -253,21 +285,37 @@ def paste_back_photos(
                     margin=float(config["face_margin"]), size=int(config["image_size"]),
                 ),
             )  # fmt: skip
-        save_photo(target, photo, photo_format(input_format) if task.frame is None else "PNG")
+        found = find_residual_faces(photo, replaced, second_look) if second_look is not None else []
+        row["n_residual"] = len(found)
+        if not found and not replaced:  # stage 01 and the second look agree: no face at all
+            row.update(status=STATUS_NO_FACE, message=str(record.message or "no face detected"))
+            continue
+        if found:
+            boxes = "; ".join(f"({', '.join(f'{v:.0f}' for v in face.box)})" for face in found)
+            if residual == "fail":
+                row.update(status=PHOTO_RESIDUAL, message=f"{len(found)} face(s) not replaced, boxes {boxes}: not written")
+                continue
+            photo = obscure_faces(photo, [face.box for face in found], residual)
+            row.update(status=PHOTO_RESIDUAL_OBSCURED, message=f"{len(found)} face(s) not replaced were {residual}d: {boxes}")
+        row["photo_path"] = relative
+        save_photo(photos_dir / relative, photo, photo_format(input_format) if task.frame is None else "PNG")
     table = pd.DataFrame(rows, columns=PHOTO_COLUMNS)
     write_csv_atomic(photos_dir / PHOTOS_TABLE, with_earlier_photos(table, photos_dir))
     return table
 
 
-def recorded_photos(photos_dir: Path) -> dict[str, str]:
-    """``photo_path -> source_sha256`` of the photos an earlier run wrote into ``photos_dir``."""
+def recorded_photos(photos_dir: Path) -> dict[str, dict[str, Any]]:
+    """``photo_path -> its photos.csv row`` for the photos an earlier run wrote into ``photos_dir``."""
     path = photos_dir / PHOTOS_TABLE
     if not path.is_file():
         return {}
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if "source_sha256" not in table.columns:
-        return {}
-    return {p: sha for p, sha in zip(table["photo_path"], table["source_sha256"]) if p}
+    table = pd.read_csv(path, dtype=str, keep_default_na=False).reindex(columns=PHOTO_COLUMNS, fill_value="")
+    rows = {}
+    for row in table.to_dict("records"):
+        if row["photo_path"] and row["source_sha256"]:
+            row.update(n_pasted=int(row["n_pasted"] or 0), n_residual=int(row["n_residual"] or 0))
+            rows[row["photo_path"]] = row
+    return rows
 
 
 def with_earlier_photos(table: pd.DataFrame, photos_dir: Path) -> pd.DataFrame:
