@@ -29,17 +29,19 @@ def test_01_runs_on_the_demo_profile(tmp_path, demo_dir) -> None:
     code = notebooks.cli(["--profile", str(demo_profile_into(tmp_path)), "--only", "01", "--results-dir", str(results)])
     assert code == 0
     report = (results / "01_preprocess.html").read_text()
-    assert "blazeface" in report and "not comparable to the paper" in report  # backends and demo notice
+    assert "yunet+centerface" in report and "not comparable to the paper" in report  # backends and demo notice
     assert_clean_report(report)
     assert (results / "_static" / "mathjax" / "MathJax.js").is_file()
     assert report.count("data:image/png;base64") >= 2  # figures embedded
     index = html.unescape((results / "index.html").read_text())
     for linked in ("01_preprocess.html", "fig2_preprocessing_steps.png", "image_status_counts.csv"):
         assert linked in index
-    assert "images in," in index and "<caption>Images per status</caption>" in index  # the stage's headline
+    assert "input files," in index and "<caption>Inputs per status</caption>" in index  # the stage's headline
     manifest = pd.read_csv(tmp_path / "processed" / "demo" / "manifest.csv")
+    n_files = sum(1 for p in demo_dir.rglob("*") if p.is_file())  # every file gets a row (README.md, SOURCES.csv too)
     n_images = sum(1 for p in demo_dir.rglob("*") if p.suffix.lower() in {".jpg", ".png"})
-    assert len(manifest) == n_images
-    assert (manifest["status"] == "ok").sum() >= n_images - 2
+    assert len(manifest) == n_files
+    assert (manifest["status"] == "ok").sum() == n_images  # the default detector finds a face in every demo photo
+    assert set(manifest.loc[manifest["status"] != "ok", "status"]) == {"not_an_image"}
     counts = pd.read_csv(results / "01_preprocess" / "tables" / "image_status_counts.csv")
-    assert counts["images"].sum() == n_images
+    assert counts["images"].sum() == n_files

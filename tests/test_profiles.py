@@ -94,7 +94,7 @@ def test_shipped_profiles_load(name: str) -> None:
 def test_demo_profile_uses_offline_backends_and_paper_the_papers() -> None:
     demo = notebook_parameters(load_profile("demo"), "01_preprocess")
     paper = notebook_parameters(load_profile("paper"), "01_preprocess")
-    assert (demo["detector"], demo["segmenter"]) == ("blazeface", "selfie")
+    assert (demo["detector"], demo["segmenter"]) == ("yunet+centerface", "selfie")
     assert demo["datasets"] == {"demo": {"root": "data/demo"}}
     assert set(paper["datasets"]) == {"celeba", "wider_face", "affectnet", "ckplus", "faces"}
     assert (paper["detector"], paper["segmenter"], paper["n_workers"]) == ("retinaface", "head_unet", None)

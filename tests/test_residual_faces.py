@@ -87,3 +87,62 @@ def test_a_photo_without_a_detected_face_is_searched_again(tmp_path, astronaut, 
     monkeypatch.setattr(photos_module, "build_residual_detector", lambda name: FixedDetector([(50.0, 50.0, 150.0, 170.0)]))
     seen = anonymize_photos(folder, tmp_path / "b", "blur9", progress=False, residual="blur")
     assert seen.photos["status"].tolist() == ["residual_obscured"] and (tmp_path / "b" / "blur9" / "wall.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def group_of_24(demo_dir, tmp_path_factory):
+    """A composed group photo of 24 demo faces (~70 px each) with its ground-truth boxes."""
+    from ganon_utils.image_io import load_image
+    from ganon_utils.preprocess.composed_groups import compose_group_photo, face_crops, mirrored
+    from ganon_utils.preprocess.detection import build_detector
+
+    photos = [load_image(p).rgb for p in sorted((demo_dir / "portraits").glob("*")) + sorted((demo_dir / "video_frames").glob("*"))]
+    crops = face_crops(photos, build_detector("yunet"))
+    crops = (crops + mirrored(crops))[:24]
+    assert len(crops) == 24
+    photo, boxes = compose_group_photo(crops, face_size=70, columns=6)
+    folder = tmp_path_factory.mktemp("group")
+    Image.fromarray(photo).save(folder / "group.png")
+    return folder, boxes
+
+
+@pytest.mark.slow
+def test_a_group_photo_of_24_faces_has_every_face_replaced(group_of_24, tmp_path, capsys) -> None:
+    folder, boxes = group_of_24
+    assert anonymize_cli.cli([str(folder), str(tmp_path / "out"), "--method", "pixel8", "--no-progress"]) == 0
+    row = pd.read_csv(tmp_path / "out" / "pixel8" / "photos.csv").iloc[0]
+    assert row["status"] == "ok" and row["n_residual"] == 0
+    assert row["n_pasted"] == row["n_faces"] >= 24  # every face found was replaced (a crop's margin may hold more)
+    original = np.asarray(Image.open(folder / "group.png")).astype(int)
+    written = np.asarray(Image.open(tmp_path / "out" / "pixel8" / "group.png")).astype(int)
+    for x0, y0, x1, y1 in boxes.round().astype(int):  # every face's own box changed
+        assert np.abs(written[y0:y1, x0:x1] - original[y0:y1, x0:x1]).mean() > 8
+
+
+@pytest.mark.slow
+def test_faces_a_weak_detector_misses_are_caught_by_the_second_look(group_of_24, tmp_path, capsys) -> None:
+    """BlazeFace (the old default) finds few of these faces: the photo must not pass as ok."""
+    folder, _ = group_of_24
+    args = [str(folder), str(tmp_path / "out"), "--method", "pixel8", "--detector", "blazeface", "--no-progress"]
+    assert anonymize_cli.cli(args) == 3
+    out = capsys.readouterr().out
+    assert "not written: group.png (residual_face" in out and "WARNING" in out
+    row = pd.read_csv(tmp_path / "out" / "pixel8" / "photos.csv").iloc[0]
+    assert row["status"] == "residual_face" and row["n_pasted"] + row["n_residual"] >= 20
+    assert not (tmp_path / "out" / "pixel8" / "group.png").exists()
+
+
+def test_neutral_names_say_nothing_of_the_inputs_and_stay_put(tmp_path, astronaut) -> None:
+    folder = tmp_path / "in"
+    (folder / "family").mkdir(parents=True)
+    Image.fromarray(astronaut).save(folder / "family" / "jane_doe.jpg")
+    args = [str(folder), str(tmp_path / "out"), "--method", "blur9", "--neutral-names", "--no-progress"]
+    assert anonymize_cli.cli(args) == 0
+    written = sorted(p.relative_to(tmp_path / "out" / "blur9").as_posix() for p in (tmp_path / "out" / "blur9").rglob("*.jpg"))
+    assert written == ["photo_000001.jpg"]
+    Image.fromarray(astronaut[:, ::-1]).save(folder / "family" / "a_first.jpg")  # sorts before jane_doe.jpg
+    assert anonymize_cli.cli(args) == 0
+    table = pd.read_csv(tmp_path / "out" / "blur9" / "photos.csv").set_index("source")
+    assert table.loc["family/jane_doe.jpg", "photo_path"] == "photo_000001.jpg"  # not renamed by the new photo
+    assert table.loc["family/a_first.jpg", "photo_path"] == "photo_000002.jpg"
+    assert not any("jane" in p.name or "family" in p.name for p in (tmp_path / "out" / "blur9").rglob("*.jpg"))

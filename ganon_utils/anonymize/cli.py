@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "not written), blur or pixelate it (the photo is written, status residual_obscured)")
     parser.add_argument("--residual-detector", default=RESIDUAL_DETECTOR, choices=sorted(DETECTORS),
                         help=f"the second, independent detector that looks for residual faces ({RESIDUAL_DETECTOR})")
+    parser.add_argument("--neutral-names", action="store_true",
+                        help="name the written photos photo_000001.<ext>, ... in one folder instead of their relative "
+                        "paths (which can name people); photos.csv keeps which is which: share the photos without it")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="private folder for the intermediates, which hold the ORIGINAL faces (default: under "
                         "$GANON_CACHE_DIR or ~/.cache/ganon_utils/anonymize/, one per output folder; never inside OUTPUT)")
@@ -111,7 +114,7 @@ def cli(argv: list[str]) -> int:
             result = anonymize_photos(
                 input_path, output_dir, args.method, output="crops" if args.crops else "photos", work_dir=args.work_dir,
                 preprocess_config=config_from_arguments(args), n_workers=args.workers, residual=args.residual,
-                residual_detector=args.residual_detector, **common,
+                residual_detector=args.residual_detector, neutral_names=args.neutral_names, **common,
             )  # fmt: skip
             faces, photos, faces_dir = result.faces, result.photos, result.crops_dir
             print(f"intermediates (the original faces; delete when done): {result.work_dir}")

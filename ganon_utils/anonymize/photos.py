@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,7 @@ def anonymize_photos(
     compile: bool = False,
     residual: str = "fail",
     residual_detector: str | None = RESIDUAL_DETECTOR,
+    neutral_names: bool = False,
 ) -> PhotoAnonymization:
     """Anonymise a photo or a folder of photos with ``method``; see the module docstring for the layout.
 
@@ -162,7 +163,9 @@ def anonymize_photos(
     photo's relative path; ``output="crops"`` writes the aligned anonymised faces there instead. ``work_dir``:
     where the intermediates go (default :func:`default_work_dir`, outside OUTPUT). ``residual``: what to do with
     a face the second detector (``residual_detector``; None skips the check, for tests only) finds unreplaced:
-    ``fail`` (the photo is not written), ``blur`` or ``pixelate`` it. The other arguments are those of
+    ``fail`` (the photo is not written), ``blur`` or ``pixelate`` it. ``neutral_names`` names the photos
+    ``photo_000001.<ext>``, ... in one flat folder instead of their relative paths (photos.csv keeps which is which;
+    share the photos without it). The other arguments are those of
     :func:`~.pipeline.anonymize_preprocessed` and of stage 01 (``preprocess_config``, ``n_workers``).
     """
     if residual not in RESIDUAL_ACTIONS:
@@ -191,6 +194,8 @@ def anonymize_photos(
         if output == "photos":  # refuse a folder made from another input or with other settings before any work
             settings = photo_settings(method, checkpoint if kind == GANONYMIZATION else None, preprocess_config, image_size, precision)
             settings.update(input_folder=root_key, residual=residual, residual_detector=residual_detector)
+            if neutral_names:
+                settings["neutral_names"] = True
             check_settings(method_dir, settings, replace_stale=replace_stale)
         preprocessed = run_preprocess(tasks, preprocess_dir, preprocess_config, n_workers=n_workers, progress=progress)
         faces = anonymize_preprocessed(
@@ -201,7 +206,8 @@ def anonymize_photos(
         photos = None
         if output == "photos":
             photos = paste_back_photos(tasks, preprocess_dir, crops_root / method, faces, method_dir, progress=progress,
-                                       residual=residual, residual_detector=residual_detector)  # fmt: skip
+                                       residual=residual, residual_detector=residual_detector,
+                                       neutral_names=neutral_names)  # fmt: skip
     return PhotoAnonymization(faces=faces, photos=photos, preprocess=preprocessed, method_dir=method_dir,
                               crops_dir=crops_root / method, work_dir=work)  # fmt: skip
 
@@ -230,6 +236,7 @@ def paste_back_photos(
     progress: bool = True,
     residual: str = "fail",
     residual_detector: str | None = RESIDUAL_DETECTOR,
+    neutral_names: bool = False,
 ) -> pd.DataFrame:
     """Blend each photo's anonymised faces (in ``crops_dir``) back into it, look for residual faces, and write each
     photo that passes under ``photos_dir`` at its relative path, in its own format; ``photos_dir/photos.csv``
@@ -239,6 +246,7 @@ def paste_back_photos(
     preprocess_dir, crops_dir, photos_dir = Path(preprocess_dir), Path(crops_dir), Path(photos_dir)
     faces, config = read_preprocessed(preprocess_dir)
     previous = recorded_photos(photos_dir)
+    neutral = neutral_photo_names(tasks := list(tasks), photos_dir) if neutral_names else {}
     second_look = None if residual_detector is None else build_residual_detector(residual_detector)
     max_pixels = int(config.get("max_pixels", 40_000_000))
     manifest = pd.read_csv(preprocess_dir / "manifest.csv", dtype={"image_id": str, "status": str, "message": str})
@@ -246,7 +254,7 @@ def paste_back_photos(
     faces_of = {image_id: group for image_id, group in faces.groupby("image_id", sort=False)}
     anonymized_of = anonymized.set_index("face_id")
     rows = []
-    for task in progress_bar(list(tasks), desc="paste back", unit="photo", disable=not progress):
+    for task in progress_bar(tasks, desc="paste back", unit="photo", disable=not progress):
         row = {"image_id": task.image_id, "source": task.relative_path, "status": STATUS_OK, "message": "",
                "n_faces": 0, "n_pasted": 0, "n_residual": 0, "photo_path": "",
                "source_sha256": content_sha256(task.source) or ""}  # fmt: skip
@@ -255,7 +263,7 @@ def paste_back_photos(
         own_faces = faces_of.get(task.image_id, faces.iloc[:0])
         row["n_faces"] = len(own_faces)
         input_format = image_format(task.source)
-        relative = photo_output_name(task.relative_path, input_format, task.frame)
+        relative = photo_output_name(neutral.get(task.image_id, task.relative_path), input_format, task.frame)
         earlier = previous.get(relative)
         if earlier is not None and earlier["source_sha256"] == row["source_sha256"] and (photos_dir / relative).is_file():
             row.update({k: earlier[k] for k in ("status", "message", "n_pasted", "n_residual")}, photo_path=relative)
@@ -302,6 +310,29 @@ def paste_back_photos(
     table = pd.DataFrame(rows, columns=PHOTO_COLUMNS)
     write_csv_atomic(photos_dir / PHOTOS_TABLE, with_earlier_photos(table, photos_dir))
     return table
+
+
+NEUTRAL_NAME = "photo_{:06d}"
+
+
+def neutral_photo_names(tasks: Sequence[ImageTask], photos_dir: Path) -> dict[str, str]:
+    """``image_id -> photo_000001.<suffix>``: names that say nothing of the input's, numbered in input order and kept
+    from earlier runs (photos.csv), so a rerun or an added photo does not rename what is there."""
+    path = photos_dir / PHOTOS_TABLE
+    kept: dict[str, str] = {}
+    if path.is_file():
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        kept = {i: p for i, p in zip(table["image_id"], table["photo_path"]) if p.startswith("photo_")}
+    numbers = [int(name[6:12]) for name in kept.values() if name[6:12].isdigit()]
+    following = max(numbers, default=0) + 1
+    names = {}
+    for task in tasks:
+        if task.image_id in kept:
+            names[task.image_id] = kept[task.image_id].split(".")[0] + Path(task.relative_path).suffix.lower()
+            continue
+        names[task.image_id] = NEUTRAL_NAME.format(following) + Path(task.relative_path).suffix.lower()
+        following += 1
+    return names
 
 
 def recorded_photos(photos_dir: Path) -> dict[str, dict[str, Any]]:

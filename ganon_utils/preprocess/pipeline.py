@@ -69,7 +69,7 @@ FACE_COLUMNS = [
 class PreprocessConfig:
     """Settings that determine the outputs; a folder is only ever resumed with the same settings."""
 
-    detector: str = "blazeface"
+    detector: str = "yunet+centerface"  # the best offline recall measured (docs/detection.md); paper: retinaface
     segmenter: str = "selfie"
     image_size: int = 512
     face_margin: float = 0.25  # box growth per side; 0.0 keeps the detector's box (the paper's RetinaFace)
