@@ -240,7 +240,7 @@ def test_ganonymization_keeps_face_ids_flags_average_face_loads_once_and_batches
 
     def recording(generator, landmark_batch, **kwargs):
         batch_sizes.append(len(landmark_batch))
-        generator_inputs.append(landmark_batch.shape[1:3])
+        generator_inputs.append((*landmark_batch.shape[1:3], kwargs["input_size"]))
         return original(generator, landmark_batch, **kwargs)
 
     monkeypatch.setattr(synthesis, "synthesize_faces", recording)
@@ -259,7 +259,8 @@ def test_ganonymization_keeps_face_ids_flags_average_face_loads_once_and_batches
     assert count_checkpoint_reads == [str(checkpoint)]  # loaded once for all faces
     n = len(expected)
     assert batch_sizes == [4] * (n // 4) + ([n % 4] if n % 4 else [])
-    assert set(generator_inputs) == {(64, 64)}  # rendered at the checkpoint's training size, then resized
+    # drawn at the crop's side, resized to the checkpoint's training side (64) as the authors' Pix2PixTransformer did
+    assert set(generator_inputs) == {(512, 512, 64)}
     written = pd.read_csv(out / "ganonymization" / "manifest.csv", keep_default_na=False)
     assert written["status"].tolist() == manifest["status"].tolist()
 
@@ -268,6 +269,36 @@ def test_ganonymization_keeps_face_ids_flags_average_face_loads_once_and_batches
     average = synthesizer([None], 512)[0]
     stored = np.asarray(Image.open(out / "ganonymization" / "all" / f"{no_landmarks_id}.png"))
     assert np.abs(stored.astype(int) - average.astype(int)).max() <= 1
+
+
+def test_the_generator_gets_the_landmark_style_it_was_trained_on(tmp_path, checkpoint) -> None:
+    from ganon_utils.anonymize.synthesis import checkpoint_landmark_style, describe_checkpoint
+
+    raw = torch.load(checkpoint, weights_only=True)
+    assert checkpoint_landmark_style(raw) == "pixel"  # ours, from before the style was recorded
+    raw["config"] = {"config": {"landmark_style": "mediapipe", "image_size": 64}}
+    torch.save(raw, tmp_path / "new.pt")
+    assert FaceSynthesizer.from_checkpoint(tmp_path / "new.pt", device="cpu").landmark_style == "mediapipe"
+    lightning = {"state_dict": {f"generator.{k}": v for k, v in raw["generator"].items()}, "hyper_parameters": {"img_size": 64}}
+    torch.save(lightning, tmp_path / "authors.ckpt")
+    assert describe_checkpoint(tmp_path / "authors.ckpt").landmark_style == "mediapipe"  # the authors' drawing
+    assert FaceSynthesizer.from_checkpoint(checkpoint, device="cpu").landmark_style == "pixel"
+
+
+def test_inference_draws_at_the_crop_size_then_resizes_like_the_authors(stage01, checkpoint) -> None:
+    import torchvision.transforms as T
+
+    from ganon_utils.preprocess.landmarks import render_landmarks
+
+    points = np.load(stage01 / ok_faces(stage01)["landmarks_path"].iloc[0])
+    synthesizer = FaceSynthesizer.from_checkpoint(checkpoint, device="cpu")
+    images = synthesizer.landmark_images([points], 512)
+    assert images.shape == (1, 512, 512, 3) and np.array_equal(images[0], render_landmarks(points, 512, style="pixel"))
+    transform = T.Compose([T.ToTensor(), T.Resize(64), T.Normalize((0.5,) * 3, (0.5,) * 3)])
+    with torch.no_grad():
+        expected = synthesizer.generator(transform(images[0])[None])
+    faces = synthesizer.synthesize(images)  # no output size: the generator's own
+    assert np.abs(faces[0].astype(int) - output_to_images(expected)[0].numpy().astype(int)).max() <= 1
 
 
 def test_same_landmarks_give_the_same_face(stage01, checkpoint, tmp_path) -> None:

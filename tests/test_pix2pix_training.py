@@ -20,6 +20,7 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from ganon_utils.anonymize.synthesis import images_to_input  # noqa: E402
 from ganon_utils.image_io import load_image  # noqa: E402
 from ganon_utils.pix2pix import training  # noqa: E402
 from ganon_utils.pix2pix.checkpoints import CHECKPOINT_FORMAT, load_generator, load_training_state  # noqa: E402
@@ -104,22 +105,39 @@ def test_render_torch_equals_numpy_renderer(stage01) -> None:
         edges[row, : len(below), 0] = below
         edges[row, : len(below), 1] = below[::-1]
     batch = torch.cat([random, torch.from_numpy(real), torch.from_numpy(edges)])
-    for size in (7, 64, 100, 255, 300, 512):
-        rendered = render_landmarks_torch(batch, size)
-        assert rendered.shape == (len(batch), 3, size, size) and rendered.dtype == torch.float32
-        for row in range(len(batch)):
-            expected = render_landmarks(batch[row].numpy(), size).astype(np.float32) / 127.5 - 1
-            assert np.array_equal(rendered[row].permute(1, 2, 0).numpy(), expected), (size, row)
+    for style in ("mediapipe", "pixel"):
+        for size in (7, 64, 100, 255, 300, 512):
+            rendered = render_landmarks_torch(batch, size, style=style)
+            assert rendered.shape == (len(batch), 3, size, size) and rendered.dtype == torch.float32
+            for row in range(len(batch)):
+                expected = images_to_input(torch.from_numpy(render_landmarks(batch[row].numpy(), size, style=style))[None])
+                assert torch.equal(rendered[row], expected[0]), (style, size, row)
+
+
+def test_render_torch_at_the_crop_size_equals_the_authors_transforms(stage01) -> None:
+    """Drawn at the crop's side, then ToTensor, Resize, Normalize: the same on the device as with torchvision."""
+    import torchvision.transforms as T
+
+    real = np.stack([np.load(stage01 / p) for p in pd.read_csv(stage01 / "faces.csv")["landmarks_path"].dropna()[:2]])
+    transform = T.Compose([T.ToTensor(), T.Resize(128), T.Normalize((0.5,) * 3, (0.5,) * 3)])
+    for style in ("mediapipe", "pixel"):
+        rendered = render_landmarks_torch(torch.from_numpy(real), 128, style=style, crop_size=512)
+        for row, points in enumerate(real):
+            assert torch.allclose(rendered[row], transform(render_landmarks(points, 512, style=style)), atol=1e-6)
 
 
 def test_render_torch_valid_mask_channels_and_xy_input() -> None:
     coords = torch.full((2, NUM_LANDMARKS, 2), 0.5)
     coords[:, 0] = torch.tensor([0.1, 0.2])
-    image = render_landmarks_torch(coords, 10, channels=1, valid=torch.tensor([True, False]))
+    image = render_landmarks_torch(coords, 10, channels=1, valid=torch.tensor([True, False]), style="pixel")
     assert image.shape == (2, 1, 10, 10)
     assert torch.all(image[1] == -1)  # a face without landmarks: all black
     assert set(image[0].unique().tolist()) == {-1.0, 1.0}
     assert image[0, 0, 2, 1] == 1 and image[0, 0, 5, 5] == 1 and int((image[0] == 1).sum()) == 2
+    plus = render_landmarks_torch(coords, 10, channels=1, valid=torch.tensor([True, False]))  # the authors' style
+    grey = (224 / 255 - 0.5) / 0.5
+    assert torch.allclose(plus[0, 0, 5, 4:7], torch.tensor(grey)) and torch.allclose(plus[0, 0, 4:7, 5], torch.tensor(grey))
+    assert int((plus[0] > -1).sum()) == 10 and torch.all(plus[1] == -1)  # two 5-pixel pluses
 
 
 # ---------------------------------------------------------------------------------------------------

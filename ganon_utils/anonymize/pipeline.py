@@ -191,7 +191,7 @@ def _synthesize_all(
     """GANonymization for every face, batched; landmark loading and PNG writing overlap the generator."""
 
     def inputs(batch: Sequence[_Face]) -> np.ndarray:
-        return synthesizer.landmark_images([_load_landmarks(preprocess_dir, face) for face in batch])
+        return synthesizer.landmark_images([_load_landmarks(preprocess_dir, face) for face in batch], face_size)
 
     batches = _chunks(faces, batch_size)
     if not batches:

@@ -36,7 +36,7 @@ from ganon_utils.pix2pix.checkpoints import (
     read_checkpoint,
 )
 from ganon_utils.pix2pix.networks import BASE_CHANNELS, DEFAULT_NUM_DOWNS, generator_min_size
-from ganon_utils.preprocess.landmarks import render_landmarks
+from ganon_utils.preprocess.landmarks import DEFAULT_STYLE, check_style, render_landmarks
 
 GANONYMIZATION = "ganonymization"
 """Method name of the paper's approach."""
@@ -119,6 +119,7 @@ class CheckpointInfo:
     parameters: int
     image_size: int | None  # training side recorded in the file, if any
     epoch: int | None
+    landmark_style: str = DEFAULT_STYLE  # how its training landmark images were drawn
 
     @property
     def paper_architecture(self) -> bool:
@@ -136,7 +137,8 @@ class CheckpointInfo:
         epoch = "" if self.epoch is None else f", epoch {self.epoch}"
         return (
             f"{Path(self.path).name} ({origin}; {size}: {self.num_downs} down blocks, base {self.base_channels} "
-            f"channels, {self.parameters / 1e6:.1f} M parameters{epoch}; sha256 {self.sha256[:12]})"
+            f"channels, {self.parameters / 1e6:.1f} M parameters{epoch}; landmarks drawn {self.landmark_style}-style; "
+            f"sha256 {self.sha256[:12]})"
         )
 
 
@@ -156,6 +158,7 @@ def describe_checkpoint(path: PathLike) -> CheckpointInfo:
         parameters=int(sum(t.numel() for t in state_dict.values())),
         image_size=checkpoint_image_size(checkpoint),
         epoch=int(epoch) if isinstance(epoch, int) else None,
+        landmark_style=checkpoint_landmark_style(checkpoint),
     )
 
 
@@ -164,19 +167,34 @@ def describe_checkpoint(path: PathLike) -> CheckpointInfo:
 # ---------------------------------------------------------------------------------------------------
 
 
-def landmark_images(landmarks: Sequence[np.ndarray | None], size: int) -> np.ndarray:
-    """(N, size, size, 3) uint8 landmark images; ``None`` entries give black images (average face)."""
+def landmark_images(landmarks: Sequence[np.ndarray | None], size: int, style: str = DEFAULT_STYLE) -> np.ndarray:
+    """(N, size, size, 3) uint8 landmark images in ``style``; ``None`` entries give black images (average face)."""
     images = np.zeros((len(landmarks), size, size, 3), dtype=np.uint8)
     for index, points in enumerate(landmarks):
         if points is not None:
-            images[index] = render_landmarks(points, size)
+            images[index] = render_landmarks(points, size, style=style)
     return images
 
 
-def images_to_input(images: Tensor) -> Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [-1, 1]: ToTensor then Normalize(0.5, 0.5)."""
+def images_to_input(images: Tensor, size: int | None = None) -> Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, size, size) float in [-1, 1], as the authors' ``Pix2PixTransformer``:
+    ToTensor, Resize(size) when the side differs (bilinear, anti-aliased: torchvision's Resize on a tensor),
+    then Normalize(0.5, 0.5)."""
     scaled = images.permute(0, 3, 1, 2).float().div_(255.0)
+    if size is not None and tuple(scaled.shape[-2:]) != (size, size):
+        scaled = F.interpolate(scaled, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return scaled.sub_(NORMALIZE_MEAN).div_(NORMALIZE_STD)
+
+
+def checkpoint_landmark_style(checkpoint: Any) -> str:
+    """How the generator's training landmark images were drawn: the style our training checkpoints record
+    (``pixel`` for those made before the style was recorded), ``mediapipe`` for the authors' Lightning files and
+    bare state dicts (their code drew with MediaPipe)."""
+    if isinstance(checkpoint, Mapping) and checkpoint.get("format") == CHECKPOINT_FORMAT:
+        config = checkpoint.get("config") if isinstance(checkpoint.get("config"), Mapping) else {}
+        inner = config.get("config") if isinstance(config.get("config"), Mapping) else {}
+        return str(config.get("landmark_style") or inner.get("landmark_style") or "pixel")
+    return DEFAULT_STYLE
 
 
 def output_to_images(output: Tensor, size: tuple[int, int] | None = None) -> Tensor:
@@ -197,15 +215,19 @@ def synthesize_faces(
     device: torch.device,
     output_size: tuple[int, int] | None = None,
     autocast_dtype: torch.dtype | None = None,
+    input_size: int | None = None,
 ) -> np.ndarray:
     """Run ``generator`` on (N, S, S, 3) uint8 landmark images; (N, H, W, 3) uint8 faces out.
+
+    ``input_size``: the generator's side; landmark images of another side are resized to it first
+    (:func:`images_to_input`), as the authors' inference did with landmarks drawn at the crop's size.
 
     The uint8 images travel to ``device`` (4x less transfer than float) and are normalised there.
     ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the generator under autocast; outputs are float32.
     """
     with torch.inference_mode(), torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
         batch = torch.from_numpy(np.ascontiguousarray(landmark_batch)).to(device, non_blocking=True)
-        output = generator(images_to_input(batch)).float()
+        output = generator(images_to_input(batch, input_size)).float()
     if not bool(torch.isfinite(output).all()):  # would become black faces that look like a result
         raise RuntimeError("the generator produced NaN or infinite values; its weights or arithmetic are broken "
                            "(try precision fp32, or another checkpoint)")  # fmt: skip
@@ -259,8 +281,10 @@ class FaceSynthesizer:
         device: str | torch.device = "auto",
         precision: str = "fp32",
         compile: bool = False,
+        landmark_style: str = DEFAULT_STYLE,
     ) -> None:
         self._autocast_dtype = precision_dtype(precision)
+        self.landmark_style = check_style(landmark_style)
         self.device = resolve_device(device)
         self.generator = generator.to(self.device).eval()
         self.image_size = int(image_size)
@@ -295,11 +319,14 @@ class FaceSynthesizer:
         except (ValueError, RuntimeError) as error:
             raise ValueError(f"{path}: {error}") from error
         size = image_size or checkpoint_image_size(checkpoint) or fallback_image_size
-        return cls(generator, image_size=size, device=device, precision=precision, compile=compile)
+        return cls(generator, image_size=size, device=device, precision=precision, compile=compile,
+                   landmark_style=checkpoint_landmark_style(checkpoint))  # fmt: skip
 
-    def landmark_images(self, landmarks: Sequence[np.ndarray | None]) -> np.ndarray:
-        """The generator's inputs for ``landmarks`` (rendered at its image size)."""
-        return landmark_images(landmarks, self.image_size)
+    def landmark_images(self, landmarks: Sequence[np.ndarray | None], crop_size: int | None = None) -> np.ndarray:
+        """The landmark images of ``landmarks`` in the generator's training style, drawn at ``crop_size`` (the
+        face crop's side, as the authors drew them; default the generator's side) and resized to the generator's
+        side when it runs (:func:`images_to_input`)."""
+        return landmark_images(landmarks, int(crop_size or self.image_size), self.landmark_style)
 
     def synthesize(self, landmark_batch: np.ndarray, output_size: int | None = None) -> np.ndarray:
         """Faces for a batch of rendered landmark images, resized to ``output_size`` x ``output_size``."""
@@ -316,7 +343,8 @@ class FaceSynthesizer:
     def _run(self, landmark_batch: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
         try:
             return synthesize_faces(
-                self._network, landmark_batch, device=self.device, output_size=size, autocast_dtype=self._autocast_dtype
+                self._network, landmark_batch, device=self.device, output_size=size, autocast_dtype=self._autocast_dtype,
+                input_size=self.image_size,
             )
         except torch._dynamo.exc.BackendCompilerFailed as error:  # e.g. no C++ compiler for Inductor on the CPU
             reason = str(error).strip().splitlines()[0]

@@ -55,6 +55,7 @@ from ganon_utils.pix2pix.data import FaceLandmarkDataset, make_loader, read_face
 from ganon_utils.pix2pix.losses import LAMBDA_PIXEL
 from ganon_utils.pix2pix.networks import BASE_CHANNELS, DEFAULT_NUM_DOWNS, Discriminator, GeneratorUNet, generator_min_size
 from ganon_utils.pix2pix.render import render_landmarks_torch
+from ganon_utils.preprocess.landmarks import DEFAULT_STYLE, LANDMARK_STYLES
 from ganon_utils.pix2pix.training_step import BETAS, LEARNING_RATE, LOSS_NAMES, Pix2PixOptimizers, train_step
 from ganon_utils.run_settings import setting_changes
 
@@ -94,6 +95,9 @@ class TrainConfig:
         sample_faces: rows of the sample grid (the first faces of the sample split, always the same).
         sample_every_epoch: write samples/epoch_XXX.png after every epoch (else only after the last).
         checkpoint_every: write checkpoints/epoch_XXX.pt every this many epochs (last.pt after every epoch).
+        landmark_style: how the condition is drawn: ``mediapipe`` (the authors' code, so their published
+            generators; default) or ``pixel`` (the paper's text). Recorded in every checkpoint, so the
+            anonymiser draws what the generator was trained on.
     """
 
     image_size: int = 512
@@ -117,6 +121,7 @@ class TrainConfig:
     sample_faces: int = 4
     sample_every_epoch: bool = True
     checkpoint_every: int = 1
+    landmark_style: str = DEFAULT_STYLE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -126,6 +131,8 @@ class TrainConfig:
                 f"image_size must be a positive multiple of 2 ** num_downs = {step} (num_downs={self.num_downs}), "
                 f"got {self.image_size}"
             )
+        if self.landmark_style not in LANDMARK_STYLES:
+            raise ValueError(f"landmark_style must be one of {', '.join(LANDMARK_STYLES)}, got {self.landmark_style!r}")
         positive = {"batch_size": self.batch_size, "base_channels": self.base_channels, "checkpoint_every": self.checkpoint_every}
         for name, value in positive.items():
             if value < 1:
@@ -297,18 +304,34 @@ def wrap_for_training(
 
 
 def run_record(
-    config: TrainConfig, preprocess_dir: PathLike, train_split: str | None, train_faces: int, world_size: int = 1
+    config: TrainConfig,
+    preprocess_dir: PathLike,
+    train_split: str | None,
+    train_faces: int,
+    world_size: int = 1,
+    crop_size: int | None = None,
 ) -> dict[str, Any]:
-    """What config.json and every checkpoint store: the configuration, the training data, the process count."""
+    """What config.json and every checkpoint store: the configuration, the training data (``crop_size``: the side
+    the landmark images are drawn at before they are resized to ``image_size``), the process count."""
     return {
         "config": config.to_dict(),
         "data": {
             "preprocess_dir": str(Path(preprocess_dir).resolve()),
             "train_split": train_split,
             "train_faces": int(train_faces),
+            "crop_size": None if crop_size is None else int(crop_size),
         },
         "world_size": int(world_size),
     }
+
+
+def stage01_crop_size(preprocess_dir: PathLike) -> int | None:
+    """The side of the stage-01 face crops (their config.json), at which the landmark images are drawn."""
+    path = Path(preprocess_dir) / "config.json"
+    if not path.is_file():
+        return None
+    size = json.loads(path.read_text()).get("image_size")
+    return int(size) if isinstance(size, int) else None
 
 
 def record_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
@@ -319,7 +342,7 @@ def record_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> 
 
     def fixed(record: Mapping[str, Any]) -> dict[str, Any]:
         config = {k: v for k, v in dict(record.get("config", {})).items() if k not in RESUMABLE_FIELDS}
-        data = {k: v for k, v in dict(record.get("data", {})).items() if k in ("train_split", "train_faces")}
+        data = {k: v for k, v in dict(record.get("data", {})).items() if k in ("train_split", "train_faces", "crop_size")}
         return {"config": config, "data": data}
 
     return setting_changes(fixed(saved), fixed(current))
@@ -430,11 +453,18 @@ def sample_grid(landmarks: Tensor, real: Tensor, fake: Tensor, *, dilate: int = 
 
 
 def write_samples(
-    path: Path, generator: nn.Module, faces: Tensor, coords: Tensor, image_size: int, autocast_dtype: torch.dtype | None
+    path: Path,
+    generator: nn.Module,
+    faces: Tensor,
+    coords: Tensor,
+    image_size: int,
+    autocast_dtype: torch.dtype | None,
+    style: str = DEFAULT_STYLE,
+    crop_size: int | None = None,
 ) -> Path:
     """Render, generate and save the sample grid for the fixed sample faces."""
     device = next(generator.parameters()).device
-    landmarks = render_landmarks_torch(coords.to(device), image_size, channels=faces.shape[1])
+    landmarks = render_landmarks_torch(coords.to(device), image_size, channels=faces.shape[1], style=style, crop_size=crop_size)
     fake = generate(generator, landmarks, autocast_dtype)
     save_png(path, sample_grid(landmarks, faces, fake))
     return path
@@ -454,8 +484,12 @@ def run_epoch(
     device: torch.device,
     *,
     progress_bar: Any = None,
+    crop_size: int | None = None,
 ) -> EpochStats:
-    """One pass over ``loader`` (at most ``config.max_steps_per_epoch`` steps); mean losses per step."""
+    """One pass over ``loader`` (at most ``config.max_steps_per_epoch`` steps); mean losses per step.
+
+    The landmark images are drawn at ``crop_size`` (the stage-01 crops') and resized to ``config.image_size``, as in
+    the authors' pipeline and at inference (:class:`ganon_utils.anonymize.synthesis.FaceSynthesizer`)."""
     autocast_dtype = autocast_dtype_for(config, device)
     channels_last = uses_channels_last(config, device)
     totals = dict.fromkeys(LOSS_NAMES, 0.0)
@@ -463,7 +497,8 @@ def run_epoch(
     start = time.perf_counter()
     for faces, coords in loader:
         real = faces.to(device, non_blocking=True)
-        landmarks = render_landmarks_torch(coords.to(device, non_blocking=True), config.image_size, channels=real.shape[1])
+        landmarks = render_landmarks_torch(coords.to(device, non_blocking=True), config.image_size, channels=real.shape[1],
+                                           style=config.landmark_style, crop_size=crop_size)  # fmt: skip
         losses = train_step(
             generator,
             discriminator,
@@ -556,7 +591,8 @@ def _train(
     batch_size = per_process_batch_size(config, run)
     train_split, sample_split = resolve_splits(preprocess_dir, config)
     dataset = FaceLandmarkDataset(preprocess_dir, train_split, config.image_size)
-    record = run_record(config, preprocess_dir, train_split, len(dataset), run.world_size)
+    crop_size = stage01_crop_size(preprocess_dir)
+    record = run_record(config, preprocess_dir, train_split, len(dataset), run.world_size, crop_size)
     state = prepare_output_dir(output_dir, record, resume)
     if run.is_main:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -605,7 +641,8 @@ def _train(
             with progress_bar(
                 total=steps_per_epoch(loader, config), desc=f"epoch {epoch + 1}", unit="step", leave=False, disable=not show
             ) as step_bar:
-                stats = run_epoch(train_generator, train_discriminator, optimizers, loader, config, device, progress_bar=step_bar)
+                stats = run_epoch(train_generator, train_discriminator, optimizers, loader, config, device,
+                                  progress_bar=step_bar, crop_size=crop_size)  # fmt: skip
             stats = reduce_epoch_stats(stats, run, device)
             step += stats.steps
             completed = epoch + 1
@@ -631,6 +668,8 @@ def _train(
                         sample_coords,
                         config.image_size,
                         autocast_dtype,
+                        config.landmark_style,
+                        crop_size,
                     )
             epoch_bar.update()
             epoch_bar.set_postfix({name: f"{value:.3f}" for name, value in stats.losses.items()})
@@ -717,6 +756,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sample-split", default=None, help="split of the sample faces (default: val, else the training split)")
     parser.add_argument("--sample-faces", type=int_at_least(0), default=defaults.sample_faces)
     parser.add_argument("--checkpoint-every", type=int_at_least(1), default=defaults.checkpoint_every)
+    parser.add_argument("--landmark-style", choices=LANDMARK_STYLES, default=defaults.landmark_style,
+                        help="how the landmark image is drawn: mediapipe (the authors' code and published generators) "
+                        "or pixel (one white pixel per point, the paper's text)")
     parser.add_argument("--no-resume", action="store_true", help="start afresh (refused if OUTPUT_DIR holds a run)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -743,6 +785,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         sample_split=args.sample_split,
         sample_faces=args.sample_faces,
         checkpoint_every=args.checkpoint_every,
+        landmark_style=args.landmark_style,
     )
 
 
