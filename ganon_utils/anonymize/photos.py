@@ -245,8 +245,9 @@ def paste_back_photos(
 
     preprocess_dir, crops_dir, photos_dir = Path(preprocess_dir), Path(crops_dir), Path(photos_dir)
     faces, config = read_preprocessed(preprocess_dir)
+    tasks = list(tasks)
     previous = recorded_photos(photos_dir)
-    neutral = neutral_photo_names(tasks := list(tasks), photos_dir) if neutral_names else {}
+    neutral = neutral_photo_names(tasks, photos_dir) if neutral_names else {}
     second_look = None if residual_detector is None else build_residual_detector(residual_detector)
     max_pixels = int(config.get("max_pixels", 40_000_000))
     manifest = pd.read_csv(preprocess_dir / "manifest.csv", dtype={"image_id": str, "status": str, "message": str})
