@@ -15,11 +15,15 @@ from ganon_utils.evaluation.classifier_training import ClassifierConfig, train_c
 from ganon_utils.evaluation.classifiers import ConvNextClassifier, landmark_box
 from ganon_utils.evaluation.training_scenario import ensure_train_val, version_faces
 from ganon_utils.evaluation.traits import (
+    AVERAGES,
     PAPER_REMOVAL_RATES,
     PAPER_TABLE5,
+    PAPER_TABLE5_AVERAGES,
     AgeGenderTraits,
     attribute_labels,
     attribute_scores_vs_paper,
+    multilabel_averages,
+    multilabel_report,
     multilabel_table,
     removal_rates,
 )
@@ -109,6 +113,60 @@ def test_multilabel_table_per_attribute() -> None:
     assert table["support"].tolist() == [2, 2]
 
 
+def ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator, 0 where the denominator is 0 (sklearn's zero_division=0)."""
+    return numerator / denominator if denominator else 0.0
+
+
+def direct_averages(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, tuple[float, float, float]]:
+    """The four multi-label averages written out from their definitions, loop by loop (no sklearn)."""
+    n, c = y_true.shape
+    tp = [int(sum(y_true[i, j] and y_pred[i, j] for i in range(n))) for j in range(c)]
+    pred = [int(y_pred[:, j].sum()) for j in range(c)]
+    true = [int(y_true[:, j].sum()) for j in range(c)]
+    per_class = [(ratio(tp[j], pred[j]), ratio(tp[j], true[j]), ratio(2 * tp[j], pred[j] + true[j])) for j in range(c)]
+    micro_p, micro_r = ratio(sum(tp), sum(pred)), ratio(sum(tp), sum(true))
+    result = {"micro avg": (micro_p, micro_r, ratio(2 * micro_p * micro_r, micro_p + micro_r)),
+              "macro avg": tuple(float(np.mean([row[k] for row in per_class])) for k in range(3)),
+              "weighted avg": tuple(sum(row[k] * true[j] for j, row in enumerate(per_class)) / sum(true) for k in range(3))}
+    per_sample = []
+    for i in range(n):
+        hits = int((y_true[i] & y_pred[i]).sum())
+        per_sample.append((ratio(hits, y_pred[i].sum()), ratio(hits, y_true[i].sum()), ratio(2 * hits, y_true[i].sum() + y_pred[i].sum())))
+    result["samples avg"] = tuple(float(np.mean([row[k] for row in per_sample])) for k in range(3))
+    return result  # fmt: skip
+
+
+def test_table5_averages_equal_a_direct_computation() -> None:
+    rng = np.random.default_rng(3)
+    y_true = (rng.random((40, 5)) < [0.5, 0.2, 0.7, 0.05, 0.4]).astype(int)
+    y_pred = (rng.random((40, 5)) < 0.4).astype(int)
+    y_true[0], y_pred[0] = 0, 0  # a face with no attribute, none predicted
+    y_pred[:, 3] = 0  # an attribute never predicted: precision 0 (zero_division=0)
+    averages = multilabel_averages(y_true, y_pred)
+    assert averages.index.tolist() == list(AVERAGES) and (averages["support"] == y_true.sum()).all()
+    for name, expected in direct_averages(y_true, y_pred).items():
+        assert averages.loc[name, ["precision", "recall", "f1"]].tolist() == pytest.approx(expected), name
+    report = multilabel_report(y_true, y_pred, list("abcde"))
+    assert report.index.tolist() == [*"abcde", *AVERAGES]
+    pd.testing.assert_frame_equal(report.loc[list("abcde")], multilabel_table(y_true, y_pred, list("abcde")), check_dtype=False)
+
+
+def test_table5_averages_are_compared_with_the_papers_rows() -> None:
+    y_true, y_pred = np.array([[1, 0], [1, 1], [0, 1]]), np.array([[1, 0], [0, 1], [1, 1]])
+    report = multilabel_report(y_true, y_pred, ATTRIBUTES)
+    versus = attribute_scores_vs_paper({"original": report, "deepprivacy2": report}).set_index(["attribute", "version"])
+    assert set(versus.index.get_level_values(0)) == {*ATTRIBUTES, *AVERAGES}
+    assert versus.loc[("macro avg", "original"), ["paper_precision", "paper_recall", "paper_f1", "paper_support"]].tolist() == [0.76, 0.65, 0.69, 176143]
+    assert np.isnan(versus.loc[("micro avg", "deepprivacy2"), "paper_f1"])  # blank in the paper
+    assert versus.loc[("samples avg", "original"), "f1"] == pytest.approx(report.loc["samples avg", "f1"])
+    for name, (*scores, support) in PAPER_TABLE5_AVERAGES.items():  # as transcribed: F1 ~ harmonic mean of P and R (micro)
+        assert support == sum(row[-1] for row in PAPER_TABLE5.values())
+        if name == "micro avg":
+            for precision, recall, f1 in scores:
+                assert f1 is None or abs(f1 - 2 * precision * recall / (precision + recall)) <= 0.011
+
+
 def test_multi_label_training_gives_sigmoid_outputs(stage01, tmp_path) -> None:
     labels = ensure_train_val(attribute_labels(stage01, ATTRIBUTES), 0.3, seed=0)
     faces = version_faces(labels, stage01, stage01, "original")
@@ -147,9 +205,9 @@ def test_notebook_07_runs_with_papermill(stage01, anonymized, tmp_path, source) 
     execute_notebook("07_celeba_traits", tmp_path / "07.ipynb", parameters)
     table5 = pd.read_csv(results / "tables" / "table5_f1.csv")
     expected = ["Male", "Young"] if source == "model" else ATTRIBUTES
-    assert table5["attribute"].tolist() == expected and {"Original", "Blur 9x9 kernel"} <= set(table5.columns)
+    assert table5["attribute"].tolist() == [*expected, *AVERAGES] and {"Original", "Blur 9x9 kernel"} <= set(table5.columns)
     versus = pd.read_csv(results / "tables" / "table5_vs_paper.csv")  # blur9 is not among the paper's versions
-    assert set(versus["version"]) == {"original"} and versus["attribute"].tolist() == expected
+    assert set(versus["version"]) == {"original"} and versus["attribute"].tolist() == [*expected, *AVERAGES]
     assert versus.set_index("attribute").loc["Male", "paper_f1"] == 0.98
     rates = pd.read_csv(results / "tables" / "removal_rates_long.csv")
     assert set(rates["method"]) == {"blur9", "pixel8"} and set(rates["attribute"]) == set(expected)

