@@ -27,11 +27,18 @@ from ganon_utils.evaluation.expression import (
     PAPER_TABLE3_N,
     compare_methods,
     compare_methods_vs_paper,
+    comparison_summary,
     mean_differences,
     mean_differences_vs_paper,
     probability_differences,
 )
-from ganon_utils.evaluation.statistics import bonferroni, effect_size_r, significance_stars, wilcoxon_signed_rank
+from ganon_utils.evaluation.statistics import (
+    Table3Options,
+    bonferroni,
+    effect_size_r,
+    significance_stars,
+    wilcoxon_signed_rank,
+)
 from ganon_utils.image_io import load_image
 from ganon_utils.readiness import run_problems
 from tests.conftest import as_named_dataset, execute_notebook
@@ -82,6 +89,88 @@ def test_wilcoxon_z_is_the_normal_approximation_of_the_smaller_rank_sum() -> Non
     assert same["N"] == 0 and math.isnan(same["p"])
     with pytest.raises(ValueError, match="same length"):
         wilcoxon_signed_rank(x, y[:-1])
+
+
+def paired_distances(n: int = 40, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Two methods' distances on the same faces, with ties and a few zero differences."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.random(n) * 0.3, 2)
+    y = np.round(x + rng.normal(0.05, 0.08, n), 2)
+    y[:5] = x[:5]  # five pairs with a zero difference
+    return x, y
+
+
+@pytest.mark.parametrize("effect_size_n", ["nonzero", "all"])
+def test_table3_p_z_and_r_equal_scipys_approx_wilcoxon_in_both_readings_of_n(effect_size_n) -> None:
+    from scipy import stats
+
+    x, y = paired_distances()
+    expected = stats.wilcoxon(x, y, method="approx")  # the authors' call (zero_method 'wilcox': zeros dropped)
+    n = len(x) if effect_size_n == "all" else int(np.count_nonzero(x - y))
+    assert n == (40 if effect_size_n == "all" else 35)
+    result = wilcoxon_signed_rank(x, y, effect_size_n=effect_size_n)
+    assert result["p"] == pytest.approx(expected.pvalue, rel=1e-12) and result["Z"] == pytest.approx(expected.zstatistic, rel=1e-12)
+    assert result["p"] == pytest.approx(2 * stats.norm.cdf(-abs(expected.zstatistic)), rel=1e-9)  # p = 2 Phi(-|Z|)
+    assert result["N"] == n and result["pairs"] == 40 and result["nonzero_pairs"] == 35
+    assert result["r"] == pytest.approx(expected.zstatistic / math.sqrt(n), rel=1e-12)
+    with pytest.raises(ValueError, match="effect_size_n"):
+        wilcoxon_signed_rank(x, y, effect_size_n="some")
+
+
+def test_table3_shapiro_on_the_differences_or_on_the_concatenation() -> None:
+    from scipy import stats
+
+    x, y = paired_distances()
+    on_differences = wilcoxon_signed_rank(x, y)
+    assert on_differences["shapiro_p"] == pytest.approx(stats.shapiro(x - y).pvalue, rel=1e-12)
+    concatenated = wilcoxon_signed_rank(x, y, normality_test_on="concatenated")
+    expected = stats.shapiro(np.concatenate([x, y]))  # the authors' shapiro(concat(gan, other))
+    assert concatenated["shapiro_p"] == pytest.approx(expected.pvalue, rel=1e-12)
+    assert concatenated["shapiro_W"] == pytest.approx(expected.statistic, rel=1e-12)
+    assert concatenated["shapiro_p"] != pytest.approx(on_differences["shapiro_p"])
+    with pytest.raises(ValueError, match="normality_test_on"):
+        Table3Options(normality_test_on="residuals")
+
+
+def three_method_differences() -> pd.DataFrame:
+    """|p_orig - p_anon| of 40 faces x 3 emotions for the reference and two methods, one emotion barely different."""
+    rng = np.random.default_rng(2)
+    faces, emotions = [f"f{i}" for i in range(40)], ["happy", "sad", "fear"]
+    base = pd.DataFrame([(f, e) for f in faces for e in emotions], columns=["face_id", "emotion"])
+    reference = base.assign(method="ganonymization", difference=rng.random(len(base)) * 0.2)
+    shift = base["emotion"].map({"happy": 0.10, "sad": 0.03, "fear": 0.0}).to_numpy()
+    parts = [reference] + [base.assign(method=m, difference=reference["difference"] + shift + rng.normal(0, 0.06, len(base)))
+                           for m in ("deepprivacy2", "ciagan")]  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_table3_bonferroni_over_the_dataset_or_one_comparison_and_stars_from_either_p() -> None:
+    differences = three_method_differences()
+    dataset = compare_methods(differences)
+    assert (dataset["bonferroni_m"] == 6).all()  # 2 methods x 3 emotions
+    np.testing.assert_allclose(dataset["p_bonferroni"], np.minimum(dataset["p"] * 6, 1.0))
+    assert dataset["significance"].tolist() == [significance_stars(p) for p in np.minimum(dataset["p"] * 6, 1.0)]
+    authors = Table3Options(normality_test_on="concatenated", effect_size_n="all", bonferroni_family="comparison",
+                            stars_from="uncorrected")  # fmt: skip
+    comparison = compare_methods(differences, options=authors)
+    assert (comparison["bonferroni_m"] == 3).all()  # the emotions of one method comparison
+    for method, rows in comparison.groupby("method"):
+        np.testing.assert_allclose(rows["p_bonferroni"], np.minimum(rows["p"] * 3, 1.0))
+    assert comparison["significance"].tolist() == [significance_stars(p) for p in comparison["p"]]  # uncorrected p
+    assert (comparison["N"] == 40).all() and (comparison["p"] == dataset["p"]).all()  # N changes r, not p
+    np.testing.assert_allclose(comparison["r"], comparison["Z"] / math.sqrt(40))
+    # a p between 0.05/6 and 0.05 is starred when uncorrected but not after correcting over the dataset
+    stars = compare_methods(differences, options=Table3Options(stars_from="uncorrected"))
+    assert stars["significance"].tolist() == [significance_stars(p) for p in stars["p"]]
+    sad = (dataset["emotion"] == "sad").to_numpy()
+    assert ((dataset["p"][sad] < 0.05) & (dataset["p"][sad] * 6 >= 0.05)).all()
+    assert (stars["significance"][sad] == "*").all() and (dataset["significance"][sad] == "").all()
+    summary = comparison_summary(mean_differences(differences), comparison)
+    assert summary.set_index("method").loc["deepprivacy2", "emotions"] == 3
+    with pytest.raises(ValueError, match="bonferroni_family"):
+        Table3Options(bonferroni_family="all")
+    with pytest.raises(ValueError, match="stars_from"):
+        Table3Options(stars_from="holm")
 
 
 # --- classifiers ------------------------------------------------------------------------------------
@@ -135,6 +224,8 @@ def test_table3_is_compared_with_the_papers_rows() -> None:
     assert versus.loc["sad", "paper_Z"] == -1.454264 and versus.loc["sad", "paper_p"] == "0.146"  # "sad" = sadness
     assert versus.loc["anger", "paper_p"] == "< 0.001***" and (versus["paper_N"] == 68).all()
     assert (versus["N"] == 30).all() and (versus["significance"] == "***").all()  # every pair differs by 0.05
+    np.testing.assert_allclose(versus["p"], table3.set_index("emotion").loc[versus.index, "p"])
+    assert (versus["bonferroni_m"] == 2).all()
     assert compare_methods_vs_paper(table3, "demo").empty
 
 

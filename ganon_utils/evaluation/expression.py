@@ -4,7 +4,8 @@ A classifier trained on original faces predicts emotion probabilities for every 
 anonymised version of it (stage 03, same face ids). For every face, method and emotion the absolute
 difference ``|p_orig - p_anon|`` says how much of the expression the method changed. Table 2 is its mean per
 emotion and method; Table 3 compares GANonymization's differences with each other method's per emotion
-(Wilcoxon signed-rank on the faces all compared methods anonymised, Bonferroni within the dataset).
+(Wilcoxon signed-rank on the faces both compared methods anonymised, Bonferroni; the readings of its statistics
+are :class:`~ganon_utils.evaluation.statistics.Table3Options`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ganon_utils.evaluation.probabilities import (
     class_probabilities,
     probability_columns,
 )
-from ganon_utils.evaluation.statistics import bonferroni, significance_stars, wilcoxon_signed_rank
+from ganon_utils.evaluation.statistics import Table3Options, bonferroni, bonferroni_m, significance_stars, wilcoxon_signed_rank
 
 __all__ = [
     "class_probabilities",
@@ -155,11 +156,14 @@ def mean_differences(differences: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def compare_methods(differences: pd.DataFrame, reference: str = REFERENCE_METHOD) -> pd.DataFrame:
+def compare_methods(
+    differences: pd.DataFrame, reference: str = REFERENCE_METHOD, options: Table3Options = Table3Options()
+) -> pd.DataFrame:
     """Table 3: per emotion, ``reference`` vs each other method on the faces both anonymised.
 
-    Columns: emotion, method, mean differences of both, Wilcoxon W, Z, p, N, r, median of (reference -
-    method), Shapiro-Wilk W and p of the differences, Bonferroni-corrected p over all rows and its stars.
+    Columns: emotion, method, mean differences of both, Wilcoxon W, Z, p (uncorrected), N (``options.effect_size_n``),
+    pairs, nonzero_pairs, r, median of (reference - method), Shapiro-Wilk W and p (``options.normality_test_on``),
+    the Bonferroni p with its ``bonferroni_m`` (``options.bonferroni_family``) and the stars of ``options.stars_from``.
     """
     if reference not in set(differences["method"]):
         raise ValueError(f"reference method {reference!r} has no differences; methods: {sorted(set(differences['method']))}")
@@ -167,24 +171,40 @@ def compare_methods(differences: pd.DataFrame, reference: str = REFERENCE_METHOD
     rows = []
     for method in [m for m in differences["method"].drop_duplicates() if m != reference]:
         for emotion, group in wide[[reference, method]].dropna().groupby(level="emotion", sort=False):
-            test = wilcoxon_signed_rank(group[reference].to_numpy(), group[method].to_numpy())
+            test = wilcoxon_signed_rank(group[reference].to_numpy(), group[method].to_numpy(),
+                                        normality_test_on=options.normality_test_on, effect_size_n=options.effect_size_n)
             rows.append({"emotion": emotion, "method": method, f"mean_{reference}": group[reference].mean(),
                          "mean_method": group[method].mean(), **test})  # fmt: skip
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    table["p_bonferroni"] = bonferroni(table["p"].to_numpy())
-    table["significance"] = [significance_stars(p) for p in table["p_bonferroni"]]
+    return with_corrections(table, options)
+
+
+def with_corrections(table: pd.DataFrame, options: Table3Options = Table3Options()) -> pd.DataFrame:
+    """``table`` (rows of tests with ``method`` and ``p``) with ``p_bonferroni`` and ``bonferroni_m`` over the
+    family of ``options.bonferroni_family``, and ``significance``: the stars of ``options.stars_from``."""
+    table = table.copy()
+    families = [table.index] if options.bonferroni_family == "dataset" else table.groupby("method", sort=False).groups.values()
+    for rows in families:
+        p = table.loc[rows, "p"].to_numpy()
+        table.loc[rows, "p_bonferroni"] = bonferroni(p)
+        table.loc[rows, "bonferroni_m"] = bonferroni_m(p)
+    table["bonferroni_m"] = table["bonferroni_m"].astype(int)
+    starred = table["p_bonferroni"] if options.stars_from == "bonferroni" else table["p"]
+    table["significance"] = [significance_stars(p) for p in starred]
     return table
 
 
 def compare_methods_vs_paper(table3: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Rows of :func:`compare_methods` (with GANonymization as reference) beside the paper's Table 3 row.
 
-    Columns: emotion, method, Z, paper_Z, r, paper_r, N, paper_N, significance (ours, Bonferroni) and
-    paper_p (as printed, with its stars). Empty when the paper has no row for the dataset, methods or emotions.
+    Columns: emotion, method, Z, paper_Z, r, paper_r, N, paper_N, p (ours, uncorrected: the authors' table printed
+    the uncorrected p), p_bonferroni, bonferroni_m, significance (ours, from the chosen p) and paper_p (as printed,
+    with its stars). Empty when the paper has no row for the dataset, methods or emotions.
     """
-    columns = ["emotion", "method", "Z", "paper_Z", "r", "paper_r", "N", "paper_N", "p_bonferroni", "significance", "paper_p"]
+    columns = ["emotion", "method", "Z", "paper_Z", "r", "paper_r", "N", "paper_N", "p", "p_bonferroni", "bonferroni_m",
+               "significance", "paper_p"]  # fmt: skip
     paper = PAPER_TABLE3.get(dataset.lower(), {})
     if table3.empty or f"mean_{REFERENCE_METHOD}" not in table3.columns:
         return pd.DataFrame(columns=columns)
@@ -194,15 +214,15 @@ def compare_methods_vs_paper(table3: pd.DataFrame, dataset: str) -> pd.DataFrame
         if printed is not None:
             p_text, z, r = printed
             rows.append({"emotion": row.emotion, "method": row.method, "Z": row.Z, "paper_Z": z, "r": row.r, "paper_r": r,
-                         "N": row.N, "paper_N": PAPER_TABLE3_N[dataset.lower()], "p_bonferroni": row.p_bonferroni,
-                         "significance": row.significance, "paper_p": p_text})  # fmt: skip
+                         "N": row.N, "paper_N": PAPER_TABLE3_N[dataset.lower()], "p": row.p, "p_bonferroni": row.p_bonferroni,
+                         "bonferroni_m": row.bonferroni_m, "significance": row.significance, "paper_p": p_text})  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
 def comparison_summary(means: pd.DataFrame, table3: pd.DataFrame, reference: str = REFERENCE_METHOD) -> pd.DataFrame:
     """Tables 2 and 3 in one row per method: the mean ``|p_orig - p_anon|`` over emotions (``means``: Table 2 of
     :func:`mean_differences`) and, against ``reference``, in how many emotions the reference changed the
-    probabilities significantly less / more (corrected p below 0.05)."""
+    probabilities significantly less / more (starred in ``table3``: the p of its ``stars_from``, below 0.05)."""
     rows = []
     for method in means.columns:
         row: dict[str, object] = {"method": method, "mean_difference": float(means.loc["mean", method])}
