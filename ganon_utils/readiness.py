@@ -114,7 +114,7 @@ def stage_input_problems(stem: str, params: Parameters, root: Path, produced: se
 
 def evaluation_input_problems(stem: str, params: Parameters, root: Path, produced: set[Path]) -> list[str]:
     """Inputs of the evaluation notebooks: the stage-01 folder, each method's stage-03 manifest, recogniser weights."""
-    from ganon_utils.evaluation.identity import RECOGNIZER_WEIGHTS
+    from ganon_utils.evaluation.identity import recognizer_weight_problems
 
     problems = []
     for folder in stage01_folders(params):
@@ -123,8 +123,8 @@ def evaluation_input_problems(stem: str, params: Parameters, root: Path, produce
         for method in params.get("methods") or []:
             problems += path_problem(f"{stem} method {method}", str(Path(folder) / method / "manifest.csv"), root,
                                      produced, "run notebook 03 with that method (or its external folder) first")  # fmt: skip
-    if params.get("recognizer") in RECOGNIZER_WEIGHTS:
-        problems += weight_problem(RECOGNIZER_WEIGHTS[params["recognizer"]])
+    if params.get("recognizer"):
+        problems += recognizer_weight_problems(str(params["recognizer"]))
     if stem in ("05_eval_emotion_training", "07_celeba_traits"):
         from ganon_utils.evaluation.classifiers import ARCHITECTURE_WEIGHTS
 

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from ganon_utils.evaluation import build_embedder, cosine_distance, identity_distances, summarize_identity
-from ganon_utils.evaluation.anonymity import PAPER_TABLE1, read_embedding_cache
-from ganon_utils.evaluation.identity import SFaceEmbedder
+from ganon_utils.evaluation.anonymity import PAPER_TABLE1, common_face_ids, read_embedding_cache, table1_caption
+from ganon_utils.evaluation.identity import SFaceEmbedder, recognizer_note, recognizer_weight_path
 from ganon_utils.image_io import load_image
 from ganon_utils.readiness import run_problems
 from ganon_utils.weights import MissingWeightError, weight_path
@@ -160,6 +160,64 @@ def test_facenet512_runs_deepface_with_the_weight_file_and_fails_fast_without(st
     assert str(path) in embedder.description
     with pytest.raises(ValueError, match="recognizer"):
         build_embedder("arcface")
+
+
+def distances_with_a_face_missing() -> pd.DataFrame:
+    """Four val faces, three methods; pixel8 did not produce f2, blur9 could not read f4."""
+    values = {"original": [0.0, 0.0, 0.0, 0.0], "pixel8": [0.8, np.nan, 0.6, 0.7], "blur9": [0.1, 0.2, 0.3, np.nan]}
+    rows = [{"face_id": f"f{i + 1}", "image_id": f"i{i + 1}", "split": "val", "method": m, "distance": d,
+             "status": "ok" if d == d else "not_anonymized", "message": ""}
+            for m, ds in values.items() for i, d in enumerate(ds)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_table1_common_averages_only_over_faces_every_method_has() -> None:
+    distances = distances_with_a_face_missing()
+    assert common_face_ids(distances) == ["f1", "f3"]
+    per_method = summarize_identity(distances).set_index("method")
+    common = summarize_identity(distances, faces_averaged="common").set_index("method")
+    assert per_method.loc["pixel8", "mean_distance"] == pytest.approx((0.8 + 0.6 + 0.7) / 3)
+    assert per_method.loc["blur9", "mean_distance"] == pytest.approx((0.1 + 0.2 + 0.3) / 3)
+    assert common.loc["pixel8", "mean_distance"] == pytest.approx((0.8 + 0.6) / 2)  # f1 and f3 only
+    assert common.loc["blur9", "mean_distance"] == pytest.approx((0.1 + 0.3) / 2)
+    assert (common["faces"] == 2).all() and per_method["faces"].tolist() == [4, 3, 3]
+    assert common.loc["pixel8", "not_evaluated"] == 1 and common.loc["blur9", "not_evaluated"] == 1
+    assert common.loc["pixel8", "share_above_0.3"] == 1.0 and common.loc["blur9", "share_above_0.3"] == 0.0
+    caption = table1_caption(distances, "common")
+    assert "2 faces (split val)" in caption and "2 of the 4 faces" in caption
+    assert "3 to 4 of the 4 faces of split val" in table1_caption(distances, "per_method")
+    with pytest.raises(ValueError, match="faces_averaged"):
+        summarize_identity(distances, faces_averaged="intersection")
+
+
+def test_vgg_face_fails_fast_naming_its_pytorch_weight_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
+    expected = tmp_path / "home" / ".deepface" / "weights" / "vgg_face_weights.pth"
+    assert recognizer_weight_path("vgg_face") == expected
+    with pytest.raises(MissingWeightError, match="vgg_face_weights.pth") as error:
+        build_embedder("vgg-face")
+    assert str(expected) in str(error.value) and "serengil/deepface_models" in str(error.value)
+    problems = run_problems([(Path("04_eval_anonymity.ipynb"), {"recognizer": "vgg-face"})], tmp_path)
+    assert problems == [str(error.value)]
+    assert "authors' code" in recognizer_note("vgg-face") and recognizer_note("facenet512") == ""
+    assert "Not the paper" in recognizer_note("sface")
+
+
+@pytest.mark.slow
+def test_vgg_face_runs_deepface_with_the_weight_file(stage01, tmp_path, monkeypatch) -> None:
+    from deepface.models.facial_recognition.pytorch.VGGFace import VggFaceBaseModel
+
+    monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
+    torch.manual_seed(0)
+    path = recognizer_weight_path("vgg_face")
+    path.parent.mkdir(parents=True)
+    # random weights at DeepFace's own path, in half precision to keep the file at 290 MB
+    torch.save({k: v.half() for k, v in VggFaceBaseModel().state_dict().items()}, path)
+    embedder = build_embedder("vgg-face")
+    faces = pd.read_csv(stage01 / "faces.csv").dropna(subset=["face_path"])["face_path"].head(2)
+    embeddings = embedder.embed([load_image(stage01 / p).rgb for p in faces])
+    assert embeddings.shape == (2, 4096) and np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    assert str(path) in embedder.description and "VGG-Face" in embedder.description and embedder.name == "vgg-face"
 
 
 def test_readiness_lists_the_recogniser_weight_and_the_stage03_folders(tmp_path, monkeypatch) -> None:

@@ -3,7 +3,10 @@
 For every stage-01 face and every method, the original face and the method's face (same face id, from
 stage 03) are embedded by one recogniser (:mod:`ganon_utils.evaluation.identity`) and compared by cosine
 distance. Table 1 is the mean per method; the share of faces above the re-identification threshold
-(0.3 in the paper) says how many could no longer be matched to their original.
+(0.3 in the paper) says how many could no longer be matched to their original. ``faces_averaged`` says over
+which faces: each method's own (``per_method``, this package's default) or only the faces every method has a
+distance for (``common``: the authors' ``lib/analysis.py`` skipped a validation face unless every method had
+produced it).
 
 Embeddings are cached per recogniser and method (``<cache_dir>/<recognizer>/<method>.npz``), keyed by face
 id and the face file's size and modification time, so an interrupted or repeated evaluation only embeds
@@ -223,15 +226,62 @@ def _distance_rows(
     return rows
 
 
-def summarize_identity(distances: pd.DataFrame, threshold: float = REIDENTIFICATION_THRESHOLD) -> pd.DataFrame:
-    """Table 1: per method the mean cosine distance, its spread, the share above ``threshold`` and the paper's mean."""
+FACES_AVERAGED = ("per_method", "common")
+"""Which faces Table 1 averages over: each method's own, or those every method has a distance for (the authors')."""
+
+
+def common_face_ids(distances: pd.DataFrame) -> list[str]:
+    """Faces (in table order) with a distance for every method of ``distances``: the intersection of the methods."""
+    n_methods = distances["method"].nunique()
+    counts = distances.dropna(subset=["distance"]).groupby("face_id")["method"].nunique()
+    complete = set(counts.index[counts == n_methods])
+    return [f for f in distances["face_id"].drop_duplicates() if f in complete]
+
+
+def averaged_distances(distances: pd.DataFrame, faces_averaged: str = "per_method") -> pd.DataFrame:
+    """The rows of ``distances`` that Table 1 averages: all (``per_method``) or the :func:`common_face_ids`."""
+    if faces_averaged not in FACES_AVERAGED:
+        raise ValueError(f"faces_averaged must be one of {list(FACES_AVERAGED)}, got {faces_averaged!r}")
+    if faces_averaged == "per_method":
+        return distances
+    return distances[distances["face_id"].isin(set(common_face_ids(distances)))]
+
+
+def summarize_identity(
+    distances: pd.DataFrame, threshold: float = REIDENTIFICATION_THRESHOLD, faces_averaged: str = "per_method"
+) -> pd.DataFrame:
+    """Table 1: per method the mean cosine distance, its spread, the share above ``threshold`` and the paper's mean.
+
+    ``faces`` counts the faces averaged (:func:`averaged_distances`); ``not_evaluated`` the method's faces
+    without a distance (its stage-03 status or an unreadable file), whichever faces are averaged.
+    """
+    averaged = averaged_distances(distances, faces_averaged)
+    missing = distances["distance"].isna().groupby(distances["method"], sort=False).sum()
     rows = []
     for method, group in distances.groupby("method", sort=False):
-        values = group["distance"].dropna()
+        values = averaged.loc[averaged["method"] == method, "distance"].dropna()
         rows.append({
-            "method": method, "faces": len(values), "not_evaluated": int(group["distance"].isna().sum()),
+            "method": method, "faces": len(values), "not_evaluated": int(missing[method]),
             "mean_distance": values.mean(), "std": values.std(), "median": values.median(),
             f"share_above_{threshold:g}": (values > threshold).mean() if len(values) else np.nan,
             "paper_mean_distance": PAPER_TABLE1.get(method, np.nan),
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def table1_caption(distances: pd.DataFrame, faces_averaged: str = "per_method") -> str:
+    """Which faces Table 1 averaged, with their count and split(s), in one sentence for the report."""
+    averaged = averaged_distances(distances, faces_averaged).dropna(subset=["distance"])
+    total = distances["face_id"].nunique()
+    splits = ", ".join(sorted(map(str, distances["split"].drop_duplicates()))) or "none"
+    if faces_averaged == "common":
+        n = averaged["face_id"].nunique()
+        return (f"Means over the {n:,} faces (split {splits}) that every method has a distance for, as the authors' "
+                f"code averaged (the faces every method produced); {total - n:,} of the {total:,} faces lack one for "
+                "at least one method and are left out of every row.")  # fmt: skip
+    counts = averaged.groupby("method")["face_id"].nunique()
+    if counts.empty:
+        return f"No face of the {total:,} (split {splits}) has a distance."
+    span = f"{counts.min():,}" if counts.min() == counts.max() else f"{counts.min():,} to {counts.max():,}"
+    return (f"Means per method over its own faces with a distance ({span} of the {total:,} faces of split {splits}; "
+            "column `faces`).")  # fmt: skip

