@@ -35,7 +35,7 @@ from ganon_utils.anonymize import cli as anonymize_cli
 from ganon_utils.anonymize import synthesis
 from ganon_utils.anonymize.methods import builtin_method
 from ganon_utils.anonymize.paste_back import photo_region
-from ganon_utils.anonymize.photos import PREPROCESS_FOLDER, default_work_dir
+from ganon_utils.anonymize.photos import PREPROCESS_FOLDER, PUBLIC_PHOTO_COLUMNS, default_work_dir
 from ganon_utils.anonymize.synthesis import images_to_input, output_to_images
 from ganon_utils.pix2pix import Discriminator, GeneratorUNet, save_checkpoint
 from ganon_utils.preprocess import PreprocessConfig, run_preprocess, tasks_from_folder
@@ -410,7 +410,7 @@ def test_outputs_carry_no_metadata_of_the_input(tmp_path, astronaut, checkpoint)
         result = anonymize_photos(photos, tmp_path / "out", method, checkpoint=ckpt, device="cpu", progress=False)
         written = [result.crops_dir / p for p in result.faces["face_path"]]
         written += [result.method_dir / p for p in result.photos["photo_path"]]
-        assert len(written) == 2 and written[1] == tmp_path / "out" / method / "astronaut.jpg"
+        assert len(written) == 2 and written[1] == tmp_path / "out" / method / "photo_000001.jpg"
         for path in written:
             assert_no_metadata(path)
 
@@ -478,17 +478,17 @@ def test_photo_without_a_detected_face_is_not_written(tmp_path) -> None:
     assert not (result.method_dir / "wall.png").exists()
 
 
-def test_photos_come_out_whole_in_their_format_under_their_relative_paths(tmp_path, astronaut) -> None:
+def test_photos_come_out_whole_in_their_format_under_their_relative_paths_with_keep_names(tmp_path, astronaut) -> None:
     photos = tmp_path / "photos"
     (photos / "trip" / "day1").mkdir(parents=True)
     save_jpeg_with_exif(photos / "trip" / "day1" / "me.JPG", astronaut)
     Image.fromarray(astronaut[:, ::-1]).save(photos / "mirror.png")
-    result = anonymize_photos(photos, tmp_path / "out", "pixel8", progress=False)
+    result = anonymize_photos(photos, tmp_path / "out", "pixel8", progress=False, keep_names=True)
     table = result.photos.set_index("source")
     assert table["status"].tolist() == ["ok"] * 2 and (table["n_pasted"] == 1).all()
     assert table.loc["trip/day1/me.JPG", "photo_path"] == "trip/day1/me.JPG"
     Image.fromarray(astronaut).save(tmp_path / "old.gif")  # read, but GIF is no format for a photo: written as PNG
-    single = anonymize_photos(tmp_path / "old.gif", tmp_path / "out_gif", "pixel8", progress=False)
+    single = anonymize_photos(tmp_path / "old.gif", tmp_path / "out_gif", "pixel8", progress=False, keep_names=True)
     assert single.photos["photo_path"].tolist() == ["old.gif.png"]
     method_dir = tmp_path / "out" / "pixel8"
     with Image.open(method_dir / "trip" / "day1" / "me.JPG") as jpeg, Image.open(photos / "trip" / "day1" / "me.JPG") as original:
@@ -510,17 +510,19 @@ def test_every_page_of_a_multi_page_photo_is_anonymised(tmp_path, astronaut) -> 
     face = Image.fromarray(astronaut)
     face.save(tmp_path / "scan.tif", save_all=True, append_images=[face.transpose(Image.FLIP_LEFT_RIGHT)])
     result = anonymize_photos(tmp_path / "scan.tif", tmp_path / "out", "pixel8", progress=False)
-    assert result.photos["photo_path"].tolist() == ["scan.tif.frame0.png", "scan.tif.frame1.png"]
+    assert result.photos["photo_path"].tolist() == ["photo_000001.tif.frame0.png", "photo_000001.tif.frame1.png"]
     assert (result.photos["status"] == "ok").all() and (result.photos["n_pasted"] == 1).all()
     pages = [np.asarray(Image.open(tmp_path / "out" / "pixel8" / p)) for p in result.photos["photo_path"]]
     assert not np.array_equal(pages[0], pages[1])
 
 
 def test_cli_one_photo_in_one_photo_out_as_the_readme_says(tmp_path, astronaut, capsys) -> None:
-    photo = tmp_path / "photo.jpg"
+    photo = tmp_path / "jane_doe.jpg"
     Image.fromarray(astronaut).save(photo, quality=90)
+    assert anonymize_cli.cli([str(photo), str(tmp_path / "kept"), "--method", "pixel8", "--keep-names", "--no-progress"]) == 0
+    assert [p.name for p in (tmp_path / "kept" / "pixel8").glob("*.jpg")] == ["jane_doe.jpg"]
     assert anonymize_cli.cli([str(photo), str(tmp_path / "out"), "--method", "pixel8", "--no-progress"]) == 0
-    written = tmp_path / "out" / "pixel8" / "photo.jpg"
+    written = tmp_path / "out" / "pixel8" / "photo_000001.jpg"  # a neutral name by default
     with Image.open(written) as image:
         assert image.format == "JPEG" and image.size == (512, 512)
         difference = np.abs(np.asarray(image, dtype=int) - np.asarray(Image.open(photo), dtype=int)).max(axis=2)
@@ -557,7 +559,7 @@ def test_ganonymization_uses_the_published_generator_path_by_default(tmp_path, a
     default_generator_checkpoint().parent.mkdir(parents=True)
     shutil.copy(checkpoint, default_generator_checkpoint())
     assert anonymize_cli.cli(args) == 0
-    assert (tmp_path / "out" / "ganonymization" / "me.png").is_file()
+    assert (tmp_path / "out" / "ganonymization" / "photo_000001.png").is_file()
 
 
 def test_a_photos_folder_made_with_other_settings_is_refused(tmp_path, astronaut, capsys) -> None:
@@ -565,10 +567,12 @@ def test_a_photos_folder_made_with_other_settings_is_refused(tmp_path, astronaut
     Image.fromarray(astronaut).save(photo)
     out = tmp_path / "out"
     assert anonymize_cli.cli([str(photo), str(out), "--method", "pixel8", "--no-progress"]) == 0
-    first = (out / "pixel8" / "me.png").read_bytes()
+    first = (out / "pixel8" / "photo_000001.png").read_bytes()
     assert anonymize_cli.cli([str(photo), str(out), "--method", "pixel8", "--size", "256", "--no-progress"]) == 2
     assert "image_size: 512 -> 256" in capsys.readouterr().err
-    assert (out / "pixel8" / "me.png").read_bytes() == first  # nothing of the first run was touched
+    assert anonymize_cli.cli([str(photo), str(out), "--method", "pixel8", "--keep-names", "--no-progress"]) == 2
+    assert "names: 'neutral' -> '(not set)'" in capsys.readouterr().err
+    assert (out / "pixel8" / "photo_000001.png").read_bytes() == first  # nothing of the first run was touched
 
 
 def test_a_broken_checkpoint_is_refused_and_does_not_block_a_good_one(stage01, tmp_path, checkpoint, capsys) -> None:
@@ -609,6 +613,11 @@ def test_no_original_face_lands_in_the_output_folder(tmp_path, astronaut) -> Non
     for table in (out / "blur9" / "photos.csv", out / "pixel8" / "manifest.csv"):
         text = table.read_text()
         assert str(tmp_path) not in text  # relative paths only
+    public = pd.read_csv(out / "blur9" / "photos.csv", dtype=str, keep_default_na=False)
+    assert public.columns.tolist() == PUBLIC_PHOTO_COLUMNS and public["photo"].tolist() == ["photo_000001"]
+    assert "me" not in "".join(public["photo_path"]) and not [p for p in out.rglob("*") if "me." in p.name]
+    private = pd.read_csv(result.work_dir / "photos.csv", dtype=str)  # which input became which photo
+    assert private[["source", "photo_path"]].values.tolist() == [["me.png", "photo_000001.png"]]
 
 
 def test_a_replaced_photo_is_done_again_and_two_folders_never_share_an_output(tmp_path, astronaut, capsys) -> None:
@@ -618,19 +627,20 @@ def test_a_replaced_photo_is_done_again_and_two_folders_never_share_an_output(tm
     Image.fromarray(astronaut[:, ::-1]).save(b / "person.png")  # another photo, the same name
     out = tmp_path / "out"
     assert anonymize_cli.cli([str(a), str(out), "--method", "pixel8", "--no-progress"]) == 0
-    first = np.asarray(Image.open(out / "pixel8" / "person.png"))
+    first = np.asarray(Image.open(out / "pixel8" / "photo_000001.png"))
     assert anonymize_cli.cli([str(b), str(out), "--method", "pixel8", "--no-progress"]) == 2
     assert "another input folder" in capsys.readouterr().err
-    assert np.array_equal(np.asarray(Image.open(out / "pixel8" / "person.png")), first)  # A's result, not served for B
+    assert np.array_equal(np.asarray(Image.open(out / "pixel8" / "photo_000001.png")), first)  # A's result, not served for B
     assert anonymize_cli.cli([str(b), str(tmp_path / "out_b"), "--method", "pixel8", "--no-progress"]) == 0
-    assert not np.array_equal(np.asarray(Image.open(tmp_path / "out_b" / "pixel8" / "person.png")), first)
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "out_b" / "pixel8" / "photo_000001.png")), first)
 
     # the same name, new content: the photo is made again from the new bytes
     Image.fromarray(astronaut[:, ::-1]).save(a / "person.png")
     assert anonymize_cli.cli([str(a), str(out), "--method", "pixel8", "--no-progress"]) == 0
-    again = np.asarray(Image.open(out / "pixel8" / "person.png"))
-    assert np.array_equal(again, np.asarray(Image.open(tmp_path / "out_b" / "pixel8" / "person.png")))
-    table = pd.read_csv(out / "pixel8" / "photos.csv", dtype=str)
+    again = np.asarray(Image.open(out / "pixel8" / "photo_000001.png"))
+    assert np.array_equal(again, np.asarray(Image.open(tmp_path / "out_b" / "pixel8" / "photo_000001.png")))
+    table = pd.read_csv(default_work_dir(out, a) / "photos.csv", dtype=str)  # the private table
+    assert table["photo_path"].tolist() == ["photo_000001.png"]  # the same name: no stale copy beside it
     assert table["source_sha256"].tolist() == [hashlib.sha256((a / "person.png").read_bytes()).hexdigest()]
 
 
@@ -707,7 +717,7 @@ def test_cli_single_photo_folder_and_stage01_folder(tmp_path, astronaut, demo_di
     out = tmp_path / "out"
     args = ["--checkpoint", str(checkpoint), "--device", "cpu", "--no-progress"]
     assert main(["anonymize", str(photo), str(out), "--method", "ganonymization", *args]) == 0
-    assert np.asarray(Image.open(out / "ganonymization" / "me.png")).shape == astronaut.shape  # the whole photo
+    assert np.asarray(Image.open(out / "ganonymization" / "photo_000001.png")).shape == astronaut.shape  # the whole photo
     assert "1 of 1 photos written" in capsys.readouterr().out
 
     folder = tmp_path / "group"

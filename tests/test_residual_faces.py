@@ -62,13 +62,13 @@ def test_a_missed_face_makes_the_photo_residual_and_the_command_fail(tmp_path, a
     assert anonymize_cli.cli(args) == 3
     out = capsys.readouterr().out
     assert "not written: two_people.png (residual_face" in out and "WARNING" in out
-    assert not (tmp_path / "out" / "pixel8" / "two_people.png").exists()
+    assert not list((tmp_path / "out" / "pixel8").glob("*.png"))
     row = pd.read_csv(tmp_path / "out" / "pixel8" / "photos.csv").iloc[0]
     assert (row["status"], row["n_faces"], row["n_pasted"], row["n_residual"]) == ("residual_face", 1, 1, 1)
 
     obscuring = [str(folder), str(tmp_path / "out2"), "--method", "pixel8", "--no-progress", "--residual", "pixelate"]
     assert anonymize_cli.cli(obscuring) == 3
-    written = np.asarray(Image.open(tmp_path / "out2" / "pixel8" / "two_people.png"))
+    written = np.asarray(Image.open(tmp_path / "out2" / "pixel8" / "photo_000001.png"))
     x0, y0, x1, y1 = grown_box(missed, 0.25, *astronaut.shape[:2])
     assert np.abs(written[y0:y1, x0:x1].astype(int) - astronaut[y0:y1, x0:x1]).mean() > 5  # obscured
     row = pd.read_csv(tmp_path / "out2" / "pixel8" / "photos.csv").iloc[0]
@@ -86,7 +86,7 @@ def test_a_photo_without_a_detected_face_is_searched_again(tmp_path, astronaut, 
     assert clean.photos["status"].tolist() == ["no_face"]
     monkeypatch.setattr(photos_module, "build_residual_detector", lambda name: FixedDetector([(50.0, 50.0, 150.0, 170.0)]))
     seen = anonymize_photos(folder, tmp_path / "b", "blur9", progress=False, residual="blur")
-    assert seen.photos["status"].tolist() == ["residual_obscured"] and (tmp_path / "b" / "blur9" / "wall.png").is_file()
+    assert seen.photos["status"].tolist() == ["residual_obscured"] and (tmp_path / "b" / "blur9" / "photo_000001.png").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_a_group_photo_of_24_faces_has_every_face_replaced(group_of_24, tmp_path
     assert row["status"] == "ok" and row["n_residual"] == 0
     assert row["n_pasted"] == row["n_faces"] >= 24  # every face found was replaced (a crop's margin may hold more)
     original = np.asarray(Image.open(folder / "group.png")).astype(int)
-    written = np.asarray(Image.open(tmp_path / "out" / "pixel8" / "group.png")).astype(int)
+    written = np.asarray(Image.open(tmp_path / "out" / "pixel8" / "photo_000001.png")).astype(int)
     for x0, y0, x1, y1 in boxes.round().astype(int):  # every face's own box changed
         assert np.abs(written[y0:y1, x0:x1] - original[y0:y1, x0:x1]).mean() > 8
 
@@ -129,20 +129,38 @@ def test_faces_a_weak_detector_misses_are_caught_by_the_second_look(group_of_24,
     assert "not written: group.png (residual_face" in out and "WARNING" in out
     row = pd.read_csv(tmp_path / "out" / "pixel8" / "photos.csv").iloc[0]
     assert row["status"] == "residual_face" and row["n_pasted"] + row["n_residual"] >= 20
-    assert not (tmp_path / "out" / "pixel8" / "group.png").exists()
+    assert not list((tmp_path / "out" / "pixel8").glob("*.png"))
 
 
 def test_neutral_names_say_nothing_of_the_inputs_and_stay_put(tmp_path, astronaut) -> None:
+    from ganon_utils.anonymize.photos import default_work_dir
+
     folder = tmp_path / "in"
     (folder / "family").mkdir(parents=True)
     Image.fromarray(astronaut).save(folder / "family" / "jane_doe.jpg")
-    args = [str(folder), str(tmp_path / "out"), "--method", "blur9", "--neutral-names", "--no-progress"]
-    assert anonymize_cli.cli(args) == 0
-    written = sorted(p.relative_to(tmp_path / "out" / "blur9").as_posix() for p in (tmp_path / "out" / "blur9").rglob("*.jpg"))
+    (folder / "family" / "jane_doe_notes.jpg").write_text("not a photo")
+    out = tmp_path / "out" / "blur9"
+    args = [str(folder), str(tmp_path / "out"), "--method", "blur9", "--no-progress"]
+    assert anonymize_cli.cli(args) == 3  # the text file is not an image
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
     assert written == ["photo_000001.jpg"]
     Image.fromarray(astronaut[:, ::-1]).save(folder / "family" / "a_first.jpg")  # sorts before jane_doe.jpg
-    assert anonymize_cli.cli(args) == 0
-    table = pd.read_csv(tmp_path / "out" / "blur9" / "photos.csv").set_index("source")
-    assert table.loc["family/jane_doe.jpg", "photo_path"] == "photo_000001.jpg"  # not renamed by the new photo
-    assert table.loc["family/a_first.jpg", "photo_path"] == "photo_000002.jpg"
-    assert not any("jane" in p.name or "family" in p.name for p in (tmp_path / "out" / "blur9").rglob("*.jpg"))
+    assert anonymize_cli.cli(args) == 3
+    private = pd.read_csv(default_work_dir(tmp_path / "out", folder) / "photos.csv").set_index("source")
+    assert private.loc["family/jane_doe.jpg", "photo_path"] == "photo_000001.jpg"  # not renamed by the new photo
+    assert private.loc["family/jane_doe_notes.jpg", "photo"] == "photo_000002"  # numbered, though not written
+    assert private.loc["family/a_first.jpg", "photo_path"] == "photo_000003.jpg"
+    # nothing in OUTPUT says whose photos these are: not the files' names, not the table, not the messages
+    assert not any("jane" in p.name or "family" in p.name for p in out.rglob("*"))
+    public = (out / "photos.csv").read_text()
+    assert "jane" not in public and "family" not in public and str(tmp_path) not in public
+    assert pd.read_csv(out / "photos.csv")["photo"].tolist() == ["photo_000003", "photo_000001", "photo_000002"]
+
+
+def test_a_message_loses_the_names_and_paths_of_the_input() -> None:
+    from ganon_utils.anonymize.photos import message_without_names
+
+    message = "cannot identify image file '/home/jane/family/jane_doe.gif' (family/jane_doe.gif, jane_doe)"
+    assert message_without_names(message, "family/jane_doe.gif", "photo_000007") == (
+        "cannot identify image file '<path>' (photo_000007, photo_000007)"
+    )

@@ -21,8 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="python -m ganon_utils anonymize",
         description="Anonymise the faces of a photo or a folder of photos. By default every photo is written whole, "
-        "with its faces replaced, to OUTPUT/METHOD/<its relative path> in its own format (JPEG at quality 95, PNG, "
-        "...; no metadata), with OUTPUT/METHOD/photos.csv (a status per photo). --crops writes the aligned "
+        "with its faces replaced, to OUTPUT/METHOD/photo_000001.<ext>, ... (neutral names: file and folder names can "
+        "name people; --keep-names keeps the relative paths) in its own format (JPEG at quality 95, PNG, ...; no "
+        "metadata), with OUTPUT/METHOD/photos.csv (a status per input file; which input became which photo is in the "
+        "private work folder's photos.csv). --crops writes the aligned "
         "anonymised faces instead (OUTPUT/METHOD/<split>/<face_id>.png, as the paper's methods output them). Stage 01 "
         "(detect, align, segment, 478 landmarks) runs into a private work folder outside OUTPUT (it holds the "
         "original faces; --work-dir). INPUT may also be a finished stage-01 folder (with faces.csv and config.json), "
@@ -53,9 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "not written), blur or pixelate it (the photo is written, status residual_obscured)")
     parser.add_argument("--residual-detector", default=RESIDUAL_DETECTOR, choices=sorted(DETECTORS),
                         help=f"the second, independent detector that looks for residual faces ({RESIDUAL_DETECTOR})")
-    parser.add_argument("--neutral-names", action="store_true",
-                        help="name the written photos photo_000001.<ext>, ... in one folder instead of their relative "
-                        "paths (which can name people); photos.csv keeps which is which: share the photos without it")
+    parser.add_argument("--keep-names", action="store_true",
+                        help="write each photo at its relative path, with its name (default: photo_000001.<ext>, ... "
+                        "in input order, numbers kept across runs), and the input paths in OUTPUT/METHOD/photos.csv")
+    parser.add_argument("--neutral-names", action="store_true", help=argparse.SUPPRESS)  # the default now
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="private folder for the intermediates, which hold the ORIGINAL faces (default: under "
                         "$GANON_CACHE_DIR or ~/.cache/ganon_utils/anonymize/, one per output folder; never inside OUTPUT)")
@@ -114,7 +117,7 @@ def cli(argv: list[str]) -> int:
             result = anonymize_photos(
                 input_path, output_dir, args.method, output="crops" if args.crops else "photos", work_dir=args.work_dir,
                 preprocess_config=config_from_arguments(args), n_workers=args.workers, residual=args.residual,
-                residual_detector=args.residual_detector, neutral_names=args.neutral_names, **common,
+                residual_detector=args.residual_detector, keep_names=args.keep_names, **common,
             )  # fmt: skip
             faces, photos, faces_dir = result.faces, result.photos, result.crops_dir
             print(f"intermediates (the original faces; delete when done): {result.work_dir}")

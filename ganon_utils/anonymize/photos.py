@@ -3,12 +3,18 @@
 Stage 01 runs on the photos (detect, align, segment, landmarks), the method anonymises every face, and then, by
 default, each face is blended back into its photo (:mod:`.paste_back`)::
 
-    OUTPUT/<method>/<relative path of the photo>   the whole photo with its faces replaced, in the input's format
+    OUTPUT/<method>/photo_000001.<ext>, ...        the whole photo with its faces replaced, in the input's format
                                                    (JPEG at quality 95, PNG, WebP, TIFF, BMP; others as PNG, with
-                                                   ``.png`` appended to the name), no metadata
-    OUTPUT/<method>/photos.csv                     one row per photo: status, faces found and replaced, output
-                                                   path, the SHA-256 of the input it was made from
+                                                   ``.png`` appended to the name), no metadata, a neutral name
+    OUTPUT/<method>/photos.csv                     one row per input file: its neutral name, status, faces found,
+                                                   replaced and residual, output path; nothing of the input's name
     OUTPUT/<method>/config.json                    the settings (a folder resumes only with the same)
+
+File and folder names can name people, so by default nothing of them reaches OUTPUT: photos are numbered in input
+order (numbers kept across runs, so a rerun or an added photo renames nothing), and the table that says which input
+became which output (with each input's SHA-256, which resume needs) is the private ``WORK/photos.csv``.
+``keep_names=True`` (``--keep-names``) writes each photo at its relative path instead, and then ``OUTPUT/<method>/
+photos.csv`` is that full table.
 
 The intermediates hold the ORIGINAL aligned faces, so they never go into OUTPUT: they live in a private work
 folder (:func:`default_work_dir`, under the user's cache folder, mode 0700; ``work_dir`` / ``--work-dir`` choose
@@ -16,6 +22,7 @@ another), which lets an interrupted run resume::
 
     WORK/preprocess/                               stage 01
     WORK/crops/<method>/                           the anonymised aligned faces the photos were made from
+    WORK/photos.csv                                input -> output, with the input's SHA-256 (neutral names)
 
 With ``output="crops"`` the aligned anonymised faces are the result instead, as the paper's methods produce them:
 ``OUTPUT/<method>/<split>/<face_id>.png`` with ``manifest.csv`` (:func:`~.pipeline.anonymize_preprocessed`).
@@ -35,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,8 +89,11 @@ PHOTO_RESIDUAL = "residual_face"
 PHOTO_RESIDUAL_OBSCURED = "residual_obscured"
 """Residual faces were blurred or pixelated on request: the photo is written, but not every face is anonymised."""
 PHOTO_COLUMNS = ["image_id", "source", "status", "message", "n_faces", "n_pasted", "n_residual", "photo_path",
-                 "source_sha256"]  # fmt: skip
+                 "source_sha256", "photo"]  # fmt: skip
+PUBLIC_PHOTO_COLUMNS = ["photo", "status", "message", "n_faces", "n_pasted", "n_residual", "photo_path"]
+"""photos.csv in OUTPUT with neutral names: nothing that names, or is derived from, an input."""
 PHOTOS_TABLE = "photos.csv"
+NEUTRAL_NAME = "photo_{:06d}"
 
 
 def cache_root() -> Path:
@@ -155,7 +166,7 @@ def anonymize_photos(
     compile: bool = False,
     residual: str = "fail",
     residual_detector: str | None = RESIDUAL_DETECTOR,
-    neutral_names: bool = False,
+    keep_names: bool = False,
 ) -> PhotoAnonymization:
     """Anonymise a photo or a folder of photos with ``method``; see the module docstring for the layout.
 
@@ -163,9 +174,9 @@ def anonymize_photos(
     photo's relative path; ``output="crops"`` writes the aligned anonymised faces there instead. ``work_dir``:
     where the intermediates go (default :func:`default_work_dir`, outside OUTPUT). ``residual``: what to do with
     a face the second detector (``residual_detector``; None skips the check, for tests only) finds unreplaced:
-    ``fail`` (the photo is not written), ``blur`` or ``pixelate`` it. ``neutral_names`` names the photos
-    ``photo_000001.<ext>``, ... in one flat folder instead of their relative paths (photos.csv keeps which is which;
-    share the photos without it). The other arguments are those of
+    ``fail`` (the photo is not written), ``blur`` or ``pixelate`` it. The photos are named ``photo_000001.<ext>``,
+    ... in one flat folder (which input became which is in the private ``WORK/photos.csv``); ``keep_names`` writes
+    them at their relative paths instead. The other arguments are those of
     :func:`~.pipeline.anonymize_preprocessed` and of stage 01 (``preprocess_config``, ``n_workers``).
     """
     if residual not in RESIDUAL_ACTIONS:
@@ -194,8 +205,8 @@ def anonymize_photos(
         if output == "photos":  # refuse a folder made from another input or with other settings before any work
             settings = photo_settings(method, checkpoint if kind == GANONYMIZATION else None, preprocess_config, image_size, precision)
             settings.update(input_folder=root_key, residual=residual, residual_detector=residual_detector)
-            if neutral_names:
-                settings["neutral_names"] = True
+            if not keep_names:  # folders from before neutral names (no key) kept the names
+                settings["names"] = "neutral"
             check_settings(method_dir, settings, replace_stale=replace_stale)
         preprocessed = run_preprocess(tasks, preprocess_dir, preprocess_config, n_workers=n_workers, progress=progress)
         faces = anonymize_preprocessed(
@@ -207,7 +218,7 @@ def anonymize_photos(
         if output == "photos":
             photos = paste_back_photos(tasks, preprocess_dir, crops_root / method, faces, method_dir, progress=progress,
                                        residual=residual, residual_detector=residual_detector,
-                                       neutral_names=neutral_names)  # fmt: skip
+                                       table_dir=None if keep_names else work)  # fmt: skip
     return PhotoAnonymization(faces=faces, photos=photos, preprocess=preprocessed, method_dir=method_dir,
                               crops_dir=crops_root / method, work_dir=work)  # fmt: skip
 
@@ -236,18 +247,23 @@ def paste_back_photos(
     progress: bool = True,
     residual: str = "fail",
     residual_detector: str | None = RESIDUAL_DETECTOR,
-    neutral_names: bool = False,
+    table_dir: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Blend each photo's anonymised faces (in ``crops_dir``) back into it, look for residual faces, and write each
-    photo that passes under ``photos_dir`` at its relative path, in its own format; ``photos_dir/photos.csv``
-    has a row per photo (faces found, replaced, residual; status)."""
+    photo that passes into ``photos_dir``, in its own format, and return the table of every photo (faces found,
+    replaced, residual; status; source and its SHA-256).
+
+    With ``table_dir`` (a private folder) the photos get neutral names, that table is ``table_dir/photos.csv`` and
+    ``photos_dir/photos.csv`` is its view without the inputs' names (:func:`public_photos_table`); without it each
+    photo keeps its relative path and ``photos_dir/photos.csv`` is the table itself."""
     from ganon_utils.progress import progress_bar
 
     preprocess_dir, crops_dir, photos_dir = Path(preprocess_dir), Path(crops_dir), Path(photos_dir)
+    full_dir = Path(table_dir) if table_dir is not None else photos_dir
     faces, config = read_preprocessed(preprocess_dir)
     tasks = list(tasks)
-    previous = recorded_photos(photos_dir)
-    neutral = neutral_photo_names(tasks, photos_dir) if neutral_names else {}
+    previous = recorded_photos(full_dir, photos_dir)
+    neutral = neutral_photo_names(tasks, full_dir) if table_dir is not None else {}
     second_look = None if residual_detector is None else build_residual_detector(residual_detector)
     max_pixels = int(config.get("max_pixels", 40_000_000))
     manifest = pd.read_csv(preprocess_dir / "manifest.csv", dtype={"image_id": str, "status": str, "message": str})
@@ -258,7 +274,8 @@ def paste_back_photos(
     for task in progress_bar(tasks, desc="paste back", unit="photo", disable=not progress):
         row = {"image_id": task.image_id, "source": task.relative_path, "status": STATUS_OK, "message": "",
                "n_faces": 0, "n_pasted": 0, "n_residual": 0, "photo_path": "",
-               "source_sha256": content_sha256(task.source) or ""}  # fmt: skip
+               "source_sha256": content_sha256(task.source) or "",
+               "photo": Path(neutral[task.image_id]).stem if neutral else ""}  # fmt: skip
         rows.append(row)
         record = image_rows.get(task.image_id)
         own_faces = faces_of.get(task.image_id, faces.iloc[:0])
@@ -309,36 +326,62 @@ def paste_back_photos(
         row["photo_path"] = relative
         save_photo(photos_dir / relative, photo, photo_format(input_format) if task.frame is None else "PNG")
     table = pd.DataFrame(rows, columns=PHOTO_COLUMNS)
-    write_csv_atomic(photos_dir / PHOTOS_TABLE, with_earlier_photos(table, photos_dir))
+    everything = with_earlier_photos(table, full_dir, photos_dir)
+    write_csv_atomic(full_dir / PHOTOS_TABLE, everything)
+    if table_dir is not None:
+        write_csv_atomic(photos_dir / PHOTOS_TABLE, public_photos_table(everything))
     return table
 
 
-NEUTRAL_NAME = "photo_{:06d}"
-
-
-def neutral_photo_names(tasks: Sequence[ImageTask], photos_dir: Path) -> dict[str, str]:
-    """``image_id -> photo_000001.<suffix>``: names that say nothing of the input's, numbered in input order and kept
-    from earlier runs (photos.csv), so a rerun or an added photo does not rename what is there."""
-    path = photos_dir / PHOTOS_TABLE
-    kept: dict[str, str] = {}
+def neutral_photo_names(tasks: Sequence[ImageTask], table_dir: Path) -> dict[str, str]:
+    """``image_id -> photo_000001.<suffix>``: names that say nothing of the input's, numbered in input order (the
+    frames of one file share its number) and kept from earlier runs (the private ``table_dir/photos.csv``), so a
+    rerun or an added photo renames nothing."""
+    path = table_dir / PHOTOS_TABLE
+    kept: dict[str, str] = {}  # input's relative path -> its neutral name
     if path.is_file():
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-        kept = {i: p for i, p in zip(table["image_id"], table["photo_path"]) if p.startswith("photo_")}
-    numbers = [int(name[6:12]) for name in kept.values() if name[6:12].isdigit()]
-    following = max(numbers, default=0) + 1
+        table = pd.read_csv(path, dtype=str, keep_default_na=False).reindex(columns=PHOTO_COLUMNS, fill_value="")
+        kept = {source: name for source, name in zip(table["source"], table["photo"]) if neutral_number(name)}
+    following = max(map(neutral_number, kept.values()), default=0) + 1
     names = {}
     for task in tasks:
-        if task.image_id in kept:
-            names[task.image_id] = kept[task.image_id].split(".")[0] + Path(task.relative_path).suffix.lower()
-            continue
-        names[task.image_id] = NEUTRAL_NAME.format(following) + Path(task.relative_path).suffix.lower()
-        following += 1
+        if task.relative_path not in kept:
+            kept[task.relative_path] = NEUTRAL_NAME.format(following)
+            following += 1
+        names[task.image_id] = kept[task.relative_path] + Path(task.relative_path).suffix.lower()
     return names
 
 
-def recorded_photos(photos_dir: Path) -> dict[str, dict[str, Any]]:
-    """``photo_path -> its photos.csv row`` for the photos an earlier run wrote into ``photos_dir``."""
-    path = photos_dir / PHOTOS_TABLE
+def neutral_number(name: str) -> int:
+    """The number of a neutral name (``photo_000042`` -> 42); 0 for any other name."""
+    digits = name[len("photo_"):]
+    return int(digits) if name.startswith("photo_") and len(digits) == 6 and digits.isdigit() else 0
+
+
+def public_photos_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The photos table without what names or derives from an input (its path, id, hash); the inputs' names are
+    also taken out of the messages."""
+    public = table.reindex(columns=PUBLIC_PHOTO_COLUMNS).copy()
+    public["message"] = [
+        message_without_names(str(message), str(source), str(photo))
+        for message, source, photo in zip(table["message"], table["source"], table["photo"])
+    ]  # fmt: skip
+    return public
+
+
+def message_without_names(message: str, source: str, photo: str) -> str:
+    """``message`` with the input's relative path, file name and stem replaced by its neutral name, and any
+    absolute path by ``<path>``."""
+    relative = Path(source)
+    for name in sorted({source, relative.name, relative.stem} - {""}, key=len, reverse=True):
+        message = message.replace(name, photo)
+    return re.sub(r"(?<![\w.])/[^\s'\"]+", "<path>", message)
+
+
+def recorded_photos(table_dir: Path, photos_dir: Path) -> dict[str, dict[str, Any]]:
+    """``photo_path -> its row`` (from ``table_dir/photos.csv``) for the photos an earlier run wrote into
+    ``photos_dir``."""
+    path = table_dir / PHOTOS_TABLE
     if not path.is_file():
         return {}
     table = pd.read_csv(path, dtype=str, keep_default_na=False).reindex(columns=PHOTO_COLUMNS, fill_value="")
@@ -350,10 +393,10 @@ def recorded_photos(photos_dir: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def with_earlier_photos(table: pd.DataFrame, photos_dir: Path) -> pd.DataFrame:
-    """``table`` plus the rows of earlier runs for photos this run did not see whose output is still there, so
-    photos.csv accounts for every file in the folder."""
-    path = photos_dir / PHOTOS_TABLE
+def with_earlier_photos(table: pd.DataFrame, table_dir: Path, photos_dir: Path) -> pd.DataFrame:
+    """``table`` plus the rows of earlier runs (``table_dir/photos.csv``) for photos this run did not see whose output
+    is still in ``photos_dir``, so photos.csv accounts for every file in the folder."""
+    path = table_dir / PHOTOS_TABLE
     if not path.is_file():
         return table
     earlier = pd.read_csv(path, dtype=str, keep_default_na=False).reindex(columns=PHOTO_COLUMNS, fill_value="")
