@@ -8,8 +8,10 @@ region is replaced (where the generator drew background, the pasted pixels are d
 original head shows through; pixels outside the region stay bit-identical.
 
 The transform is recomputed from what ``faces.csv`` stores (detector box, eye angle) and the stage's
-``config.json`` (face margin, size): it does not depend on the centre of the eye-levelling rotation, so the
-box and the angle determine it exactly (a test compares it with a fresh detection).
+``config.json`` (face margin, size, alignment): with ``rotate_then_crop`` it does not depend on the centre of the
+eye-levelling rotation, so the box and the angle determine it exactly (a test compares it with a fresh
+detection); ``crop_then_rotate`` rotates about the crop's centre, which the box and the photo's size give.
+The black corners that ``crop_then_rotate`` leaves are outside the head mask, so they are never pasted.
 """
 
 from __future__ import annotations
@@ -20,21 +22,36 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ganon_utils.preprocess.alignment import alignment_matrix, expand_box
+from ganon_utils.preprocess.alignment import CROP_THEN_ROTATE, ROTATE_THEN_CROP, alignment_matrix, crop_then_rotate_matrix, expand_box
 
 FEATHER_FRACTION = 0.015
 """Width of the soft edge as a fraction of the aligned face side (about 8 px at 512)."""
 
 
 def alignment_from_record(
-    box: Sequence[float], angle_degrees: float, *, margin: float, size: int
+    box: Sequence[float],
+    angle_degrees: float,
+    *,
+    margin: float,
+    size: int,
+    alignment: str = ROTATE_THEN_CROP,
+    photo_shape: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """The (2, 3) original -> aligned affine of stage 01 from a face's box, eye angle, margin and size."""
+    """The (2, 3) original -> aligned affine of stage 01 from a face's box, eye angle, margin, size and alignment.
+
+    ``crop_then_rotate`` needs the photo's (height, width), since its crop is clipped to the photo.
+    """
+    x0, y0, x1, y1 = (float(v) for v in box)
+    expanded = expand_box((x0, y0, x1, y1), margin)
+    if alignment == CROP_THEN_ROTATE:
+        if photo_shape is None:
+            raise ValueError("a crop_then_rotate face needs the photo's shape to be pasted back")
+        matrix, _, _ = crop_then_rotate_matrix(expanded, angle_degrees, size, photo_shape)
+        return matrix
     angle = math.radians(angle_degrees)
     # Any two points at this angle give the same matrix: the rotation centre cancels out in the crop.
     right_eye, left_eye = (0.0, 0.0), (math.cos(angle), math.sin(angle))
-    x0, y0, x1, y1 = (float(v) for v in box)
-    matrix, _, _ = alignment_matrix(expand_box((x0, y0, x1, y1), margin), right_eye, left_eye, size)
+    matrix, _, _ = alignment_matrix(expanded, right_eye, left_eye, size, alignment)
     return matrix
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ganon_utils.cli_arguments import EXIT_BAD_ARGUMENTS, CommandParser, float_at_least, input_output_problem, int_at_least
 from ganon_utils.library_logs import set_verbose
+from ganon_utils.preprocess.alignment import ALIGNMENTS
 from ganon_utils.preprocess.detection import DETECTORS
 from ganon_utils.preprocess.pipeline import PreprocessConfig, run_preprocess, tasks_from_folder, tasks_from_manifest
 from ganon_utils.preprocess.segmentation import SEGMENTERS
@@ -32,6 +33,10 @@ def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"output side in pixels (512; at least {MIN_FACE_SIDE})")
     parser.add_argument("--margin", type=float_at_least(0.0), default=DEFAULTS.face_margin,
                         help="grow the face box by this fraction per side (0 = detector's box)")
+    parser.add_argument("--alignment", default=DEFAULTS.alignment, choices=ALIGNMENTS,
+                        help="rotate_then_crop: rotate the photo until the eyes are level, then crop the rotated box's "
+                        "bounds; crop_then_rotate: crop the box, then rotate the crop about its centre (black corners), "
+                        "as the authors' retina-face 0.0.14")
     parser.add_argument("--min-face-size", type=int_at_least(0), default=DEFAULTS.min_face_size,
                         help="skip faces whose box is smaller than this many pixels")
     parser.add_argument("--max-pixels", type=int_at_least(1), default=DEFAULTS.max_pixels,
@@ -44,7 +49,7 @@ def config_from_arguments(args: argparse.Namespace) -> PreprocessConfig:
     """The PreprocessConfig named by the options of :func:`add_stage_arguments`."""
     return PreprocessConfig(
         detector=args.detector, segmenter=args.segmenter, image_size=args.size, face_margin=args.margin,
-        min_face_size=args.min_face_size, max_pixels=args.max_pixels,
+        min_face_size=args.min_face_size, max_pixels=args.max_pixels, alignment=args.alignment,
     )  # fmt: skip
 
 

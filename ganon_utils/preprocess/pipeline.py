@@ -39,7 +39,7 @@ from ganon_utils.image_io import (
     load_image,
     save_png,
 )
-from ganon_utils.preprocess.alignment import AlignedFace, align_face, transform_points
+from ganon_utils.preprocess.alignment import CROP_THEN_ROTATE, ROTATE_THEN_CROP, AlignedFace, align_face, check_alignment, transform_points
 from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS, FaceDetection, FaceDetector, build_detector
 from ganon_utils.preprocess.landmarks import LandmarkExtractor
 from ganon_utils.preprocess.segmentation import SEGMENTER_WEIGHTS, HeadSegmenter, build_segmenter, remove_background
@@ -75,9 +75,22 @@ class PreprocessConfig:
     face_margin: float = 0.25  # box growth per side; 0.0 keeps the detector's box (the paper's RetinaFace)
     min_face_size: int = 0  # faces whose box is smaller (pixels, shorter side) get status too_small
     max_pixels: int = 40_000_000  # larger images are refused unread (status too_large)
+    alignment: str = ROTATE_THEN_CROP  # or crop_then_rotate: the authors' retina-face 0.0.14 order (black corners)
+
+    def __post_init__(self) -> None:
+        check_alignment(self.alignment)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+SETTINGS_BEFORE_RECORDED = {"alignment": ROTATE_THEN_CROP}
+"""What folders made before a setting existed were made with (their config.json lacks it)."""
+
+
+def recorded_box(box: Sequence[float]) -> list[float]:
+    """A detector box as ``faces.csv`` keeps it (2 decimals)."""
+    return [round(float(v), 2) for v in box]
 
 
 @dataclass(frozen=True)
@@ -179,9 +192,18 @@ class FaceSteps:
     landmarks: np.ndarray | None  # (478, 3) float32 normalised, None when the face mesh found no face
 
 
+def alignment_box(face: FaceDetection, config: PreprocessConfig) -> Sequence[float]:
+    """The box a face is aligned from: ``crop_then_rotate`` takes the recorded box, since its crop truncates to
+    whole pixels and paste-back must find the same pixels again from ``faces.csv``."""
+    return recorded_box(face.box) if config.alignment == CROP_THEN_ROTATE else face.box
+
+
 def process_face(rgb: np.ndarray, face: FaceDetection, models: PreprocessModels, config: PreprocessConfig) -> FaceSteps:
     """Align, remove the background and find the landmarks of one detected face."""
-    aligned = align_face(rgb, face.box, face.right_eye, face.left_eye, config.image_size, config.face_margin)
+    aligned = align_face(
+        rgb, tuple(alignment_box(face, config)), face.right_eye, face.left_eye, config.image_size, config.face_margin,
+        alignment=config.alignment,
+    )  # fmt: skip
     mask = models.segmenter(aligned.image, face_box_in_aligned(aligned.matrix, face.box))
     segmented = remove_background(aligned.image, mask)
     return FaceSteps(aligned, mask, segmented, models.landmarks(segmented))
@@ -249,7 +271,7 @@ def _process_one_face(
     image_rel, landmarks_rel = face_paths(output_dir, task.split, face_id)
     row = {
         "face_id": face_id, "face_index": index, "score": round(face.score, 6),
-        "box": [round(v, 2) for v in face.box], "angle_degrees": None,
+        "box": recorded_box(face.box), "angle_degrees": None,
         "status": FACE_OK, "face_path": "", "landmarks_path": "",
     }  # fmt: skip
     x0, y0, x1, y1 = face.box
@@ -304,7 +326,7 @@ def check_config(output_dir: Path, config: PreprocessConfig) -> None:
     """Write config.json into a new folder; refuse to resume a folder made with other settings."""
     path = Path(output_dir) / "config.json"
     if path.is_file():
-        changed = setting_changes(json.loads(path.read_text()), config.to_dict())
+        changed = setting_changes({**SETTINGS_BEFORE_RECORDED, **json.loads(path.read_text())}, config.to_dict())
         if changed:
             raise ValueError(
                 f"{output_dir} was made with different preprocessing settings ({'; '.join(changed)}); "
