@@ -454,6 +454,41 @@ def test_paste_back_replaces_only_the_face_region(tmp_path, astronaut) -> None:
     assert deviation.mean() < 0.1 and np.percentile(deviation, 99) <= 1 and deviation.max() <= 8
 
 
+def test_paste_back_puts_a_crop_then_rotate_face_where_it_came_from(tmp_path, astronaut) -> None:
+    """The authors' alignment (crop, then rotate the crop) is undone by paste-back: the anonymised face lands on
+    the face, and nothing outside the face's crop changes."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    tilted = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((256, 200), -20, 1.0), (512, 512))
+    Image.fromarray(tilted).save(photos / "tilted.png")
+    config = PreprocessConfig(alignment="crop_then_rotate")
+    result = anonymize_photos(photos, tmp_path / "out", "pixel8", progress=False, preprocess_config=config)
+    row = result.photos.iloc[0]
+    assert (row["status"], row["n_pasted"]) == ("ok", 1)
+    pasted = np.asarray(Image.open(result.method_dir / row["photo_path"]))
+    stage01_dir = result.work_dir / PREPROCESS_FOLDER
+    face = pd.read_csv(stage01_dir / "faces.csv").iloc[0]
+    assert json.loads((stage01_dir / "config.json").read_text())["alignment"] == "crop_then_rotate"
+    assert abs(face.angle_degrees) > 10
+    matrix = alignment_from_record(
+        (face.box_x0, face.box_y0, face.box_x1, face.box_y1), face.angle_degrees, margin=config.face_margin,
+        size=512, alignment="crop_then_rotate", photo_shape=tilted.shape[:2],
+    )  # fmt: skip
+    anonymized = np.asarray(Image.open(result.crops_dir / "all" / f"{face.face_id}.png"))
+    alpha = feathered_mask(head_mask(np.asarray(Image.open(stage01_dir / face.face_path))))
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    back = cv2.warpAffine(anonymized, matrix, (512, 512), flags=flags)
+    full = cv2.warpAffine(alpha, matrix, (512, 512), flags=flags) > 0.999
+    box_area = (face.box_x1 - face.box_x0) * (face.box_y1 - face.box_y0)
+    assert full.sum() > 0.3 * box_area
+    assert np.abs(pasted[full].astype(int) - back[full].astype(int)).mean() < 0.5  # the face is where it belongs
+    changed = (pasted != tilted).any(axis=2)
+    x0, y0, x1, y1 = photo_region(matrix, 512, 512, 512)
+    outside = np.ones_like(changed)
+    outside[y0:y1, x0:x1] = False
+    assert not changed[outside].any()
+
+
 def test_alignment_from_record_matches_a_fresh_detection(tmp_path, astronaut) -> None:
     Image.fromarray(astronaut).save(tmp_path / "a.png")
     config = PreprocessConfig()

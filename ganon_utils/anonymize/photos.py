@@ -309,6 +309,7 @@ def paste_back_photos(
                 alignment_from_record(
                     (face.box_x0, face.box_y0, face.box_x1, face.box_y1), float(face.angle_degrees),
                     margin=float(config["face_margin"]), size=int(config["image_size"]),
+                    alignment=str(config.get("alignment", "rotate_then_crop")), photo_shape=photo.shape[:2],
                 ),
             )  # fmt: skip
         found = find_residual_faces(photo, replaced, second_look) if second_look is not None else []
