@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from tests.dataset_fixtures import (
     CELEBA_ATTRIBUTES,
@@ -214,6 +215,35 @@ def test_ckplus_peak_frames_labels_and_subject_split(tmp_path: Path) -> None:
     val = set(df.loc[df["split"] == "val", "subject"])
     assert not train & val
     assert len(val) == n_validation(len(train | val), 0.2) == 4  # 20 subjects -> 4
+
+
+def test_ckplus_pandas_sample_split_is_the_authors(tmp_path: Path) -> None:
+    """split="pandas_sample" picks the validation subjects as the authors' CK+ extractor: a one-hot row per image with
+    a label file (neutral ones all-zero), grouped by subject, summed, ``sample(frac=0.2, random_state=42)``."""
+    make_ckplus(tmp_path, n_subjects=31)
+    only_neutral = tmp_path / "cohn-kanade-images" / "S200" / "001"  # a subject whose one label is neutral
+    only_neutral.mkdir(parents=True)
+    Image.new("L", (8, 8)).save(only_neutral / "S200_001_00000001.png")
+    (tmp_path / "Emotion" / "S200" / "001").mkdir(parents=True)
+    (tmp_path / "Emotion" / "S200" / "001" / "S200_001_00000001_emotion.txt").write_text("   0.0000000e+00\n")
+
+    rows = []  # the authors' table, built here from the files
+    for image in sorted((tmp_path / "cohn-kanade-images").rglob("*.png")):
+        subject, sequence = image.parts[-3], image.parts[-2]
+        label_file = tmp_path / "Emotion" / subject / sequence / f"{image.stem}_emotion.txt"
+        if label_file.is_file():
+            code = int(float(label_file.read_text().strip()))
+            rows.append({"subject_id": subject, **{name: int(i == code - 1) for i, name in enumerate(CKPLUS_EMOTIONS)}})
+    authors = pd.DataFrame(rows)
+    expected_val = set(authors.groupby(["subject_id"])[list(CKPLUS_EMOTIONS)].sum().sample(frac=0.2, random_state=42).index)
+
+    df = load_dataset("ckplus", tmp_path, val_fraction=0.2, seed=42, split="pandas_sample")
+    assert set(df.loc[df["split"] == "val", "subject"]) == expected_val - {"S200"}
+    assert len(expected_val) == round(0.2 * 32)  # the neutral-only subject counts in the draw
+    hashed = load_dataset("ckplus", tmp_path, val_fraction=0.2, seed=42)
+    assert set(hashed.loc[hashed["split"] == "val", "subject"]) != set(df.loc[df["split"] == "val", "subject"])
+    with pytest.raises(ValueError, match="split rule"):
+        load_dataset("ckplus", tmp_path, split="random")
 
 
 def test_ckplus_code_mapping_and_file_format(tmp_path: Path) -> None:

@@ -10,8 +10,10 @@ frame. Codes 1-7 are the paper's 7 classes (:data:`EMOTIONS`, ``label_index = co
 code 0 (neutral) is not part of that setup and is counted in ``df.attrs["excluded"]``.
 
 Only labelled peak frames become rows (327 for the full dataset). CK+ has no official split:
-``val_fraction`` of the *subjects* go to ``val`` (seeded, see :mod:`.splits`), so no subject is
-in both splits.
+``val_fraction`` of the *subjects* go to ``val``, so no subject is in both splits. ``split="hash"`` (default) picks
+them by a seeded hash (:mod:`.splits`); ``split="pandas_sample"`` as the authors' code did
+(``df.groupby("subject_id").sum().sample(frac=0.2, random_state=42)`` over every subject with a label file, neutral
+ones included; the paper profile, with ``seed=42``).
 """
 
 from __future__ import annotations
@@ -67,29 +69,31 @@ def check(root: Path) -> list[str]:
     return [p for p in problems if p]
 
 
-def load(root: Path, val_fraction: float = 0.2, seed: int = 0) -> pd.DataFrame:
-    """CK+ manifest: one row per labelled peak frame, subject-wise seeded train/val split.
+def load(root: Path, val_fraction: float = 0.2, seed: int = 0, split: str = "hash") -> pd.DataFrame:
+    """CK+ manifest: one row per labelled peak frame, subject-wise seeded train/val split (``split``: the rule, see
+    the module docstring).
 
     ``df.attrs``: ``excluded`` (``{"neutral": n}``), ``missing`` (label files whose frame image
     is absent), ``unrecognised`` (files in ``Emotion/`` not named like a label file).
     """
     root = Path(root)
     require(check(root), NAME)
-    rows, missing, unrecognised, n_neutral = [], [], [], 0
+    rows, missing, unrecognised, n_neutral, labelled_subjects = [], [], [], 0, []
     for label_path in list_files(root / EMOTION_DIR, root):
         match = _EMOTION_FILE.match(Path(label_path).name)
         if match is None:
             unrecognised.append(label_path)
             continue
         label = code_to_label(read_emotion_code(root / label_path))
-        if label is None:
-            n_neutral += 1
-            continue
         sequence_dir = Path(label_path).parent.relative_to(EMOTION_DIR).as_posix()
         frame = Path(label_path).name[: -len("_emotion.txt")] + ".png"
         image_path = f"{IMAGE_DIR}/{sequence_dir}/{frame}"
         if not (root / image_path).is_file():
             missing.append(image_path)
+            continue
+        labelled_subjects.append(match["subject"])
+        if label is None:
+            n_neutral += 1
             continue
         rows.append(
             {
@@ -101,12 +105,14 @@ def load(root: Path, val_fraction: float = 0.2, seed: int = 0) -> pd.DataFrame:
             }
         )
     table = pd.DataFrame(rows, columns=["image_path", "label", "label_index", "subject", "sequence"])
-    table.insert(1, "split", split_by_subject(table["subject"].tolist(), val_fraction, seed))
+    splits = split_by_subject(table["subject"].tolist(), val_fraction, seed, rule=split, drawn_from=labelled_subjects)
+    table.insert(1, "split", splits)
     attrs = {
         "excluded": {"neutral": n_neutral},
         "missing": missing,
         "unrecognised": unrecognised,
         "val_fraction": val_fraction,
         "seed": seed,
+        "split_rule": split,
     }
     return build_manifest(table, NAME, attrs)

@@ -11,6 +11,12 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+import pandas as pd
+
+SPLIT_RULES = ("hash", "pandas_sample")
+"""How a subject-wise split picks its validation subjects: ``hash`` (:func:`select_validation`, this package's) or
+``pandas_sample`` (:func:`sample_subjects`, the authors' CK+ split)."""
+
 
 def _rank_key(seed: int, key: str) -> str:
     return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
@@ -38,16 +44,41 @@ def select_validation(keys: Iterable[str], val_fraction: float, seed: int) -> fr
     return frozenset(ranked[:n_val])
 
 
-def split_by_subject(subjects: Sequence[str], val_fraction: float = 0.2, seed: int = 0) -> list[str]:
+def sample_subjects(subjects: Iterable[str], val_fraction: float, random_state: int) -> frozenset[str]:
+    """The subjects ``DataFrame.sample(frac=val_fraction, random_state=random_state)`` draws from the distinct
+    subjects in sorted order, as the authors' CK+ split does on ``df.groupby("subject_id").sum()`` (a groupby sorts
+    its keys; the summed label columns do not change the draw). Depends on NumPy's legacy ``RandomState``, which
+    NumPy keeps stable for this reason."""
+    if not 0.0 <= val_fraction <= 1.0:
+        raise ValueError(f"val_fraction must be within [0, 1], got {val_fraction}")
+    distinct = pd.Series(0, index=pd.Index(sorted(set(subjects)), name="subject"))
+    return frozenset(distinct.sample(frac=val_fraction, random_state=random_state).index)
+
+
+def split_by_subject(
+    subjects: Sequence[str],
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    rule: str = "hash",
+    drawn_from: Iterable[str] | None = None,
+) -> list[str]:
     """``"train"``/``"val"`` for each row so that no subject appears in both splits.
 
     ``val_fraction`` is the share of *subjects* (not images) sent to validation, as in the paper
-    for CK+ ("20% of subjects to val"). Empty subject ids are not allowed: an unknown subject
-    could hide the same person on both sides.
+    for CK+ ("20% of subjects to val"). ``rule`` picks them (:data:`SPLIT_RULES`; ``seed`` is the hash seed or the
+    random state); ``drawn_from`` is the subject pool to draw from when it is larger than the rows' (the authors drew
+    over every labelled subject, neutral ones included). Empty subject ids are not allowed: an unknown subject could
+    hide the same person on both sides.
     """
     if any(not s for s in subjects):
         raise ValueError("split_by_subject needs a subject id on every row")
-    val_subjects = select_validation(subjects, val_fraction, seed)
+    if rule not in SPLIT_RULES:
+        raise ValueError(f"split rule must be one of {', '.join(SPLIT_RULES)}, got {rule!r}")
+    pool = list(subjects) if drawn_from is None else list(drawn_from)
+    if rule == "hash":
+        val_subjects = select_validation(pool, val_fraction, seed)
+    else:
+        val_subjects = sample_subjects(pool, val_fraction, seed)
     return ["val" if s in val_subjects else "train" for s in subjects]
 
 
