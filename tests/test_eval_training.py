@@ -244,3 +244,49 @@ def test_notebook_05_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
     assert (tmp_path / "models" / "faces" / "original" / "best.pt").is_file()
     assert (results / "figures" / "fig10_confusion_faces.png").is_file()
     assert "Not the paper" in (tmp_path / "05.ipynb").read_text()
+
+
+def test_attribute_weights_are_the_authors_balanced_weights_averaged() -> None:
+    from sklearn.utils import compute_class_weight
+
+    from ganon_utils.evaluation.classifier_training import attribute_weights
+
+    rng = np.random.default_rng(0)
+    targets = (rng.random((50, 4)) < [0.5, 0.1, 0.9, 0.3]).astype(np.float32)
+    expected = [compute_class_weight("balanced", classes=np.array([0.0, 1.0]), y=targets[:, a]).mean() for a in range(4)]
+    np.testing.assert_allclose(attribute_weights(targets).numpy(), expected, rtol=1e-6)
+    assert attribute_weights(targets)[1] > attribute_weights(targets)[0]  # a rarer attribute weighs more
+    np.testing.assert_allclose(attribute_weights(np.ones((4, 1))).numpy(), [0.25])  # no negatives: (0 + n / (2 n_1)) / 2
+
+
+def test_attribute_weighted_bce_scales_each_attributes_term() -> None:
+    from ganon_utils.evaluation.classifier_training import AttributeWeightedBCE
+
+    logits, targets = torch.randn(6, 3), (torch.rand(6, 3) > 0.5).float()
+    weights = torch.tensor([1.0, 2.0, 0.5])
+    terms = -(targets * torch.log(torch.sigmoid(logits)) + (1 - targets) * torch.log(1 - torch.sigmoid(logits)))
+    assert float(AttributeWeightedBCE(weights)(logits, targets)) == pytest.approx(float((terms * weights).mean()), rel=1e-5)
+    assert float(AttributeWeightedBCE(torch.ones(3))(logits, targets)) == pytest.approx(
+        float(torch.nn.BCEWithLogitsLoss()(logits, targets)), rel=1e-6
+    )
+
+
+def test_multi_label_training_with_attribute_weights_is_its_own_run(tmp_path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(8):
+        path = tmp_path / "faces" / f"{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path)
+        rows.append({"path": str(path), "smiling": float(i % 2), "eyeglasses": float(i == 3)})
+    table = pd.DataFrame(rows)
+    classes = ["smiling", "eyeglasses"]
+    config = replace(TINY, epochs=1, multi_label=True, class_weights=False)
+    plain = train_classifier(table, table, classes, tmp_path / "plain", config, device="cpu")
+    weighted = train_classifier(table, table, classes, tmp_path / "weighted", replace(config, attribute_weights=True), device="cpu")
+    assert weighted.log["train_loss"].iloc[0] != pytest.approx(plain.log["train_loss"].iloc[0])  # the rare attribute weighs in
+    assert "attribute_weights" not in (tmp_path / "plain" / "config.json").read_text()  # as runs from before the option
+    with pytest.raises(ValueError, match="attribute_weights"):
+        train_classifier(table, table, classes, tmp_path / "plain", replace(config, attribute_weights=True), device="cpu")

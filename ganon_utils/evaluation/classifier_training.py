@@ -64,6 +64,7 @@ class ClassifierConfig:
     horizontal_flip_p: float = 0.5
     class_weights: bool = True  # single-label only: cross-entropy weighted by the train split's class frequencies
     multi_label: bool = False  # one sigmoid output per class and binary cross-entropy (CelebA's attributes)
+    attribute_weights: bool = False  # multi-label only: the BCE weighted per attribute, as the authors' code
     num_workers: int = 0
     seed: int = 0
     precision: str = "bf16"  # "bf16": autocast + channels-last (our default, faster); "fp32": the authors' arithmetic
@@ -105,6 +106,33 @@ def balanced_class_weights(labels: Sequence[str], classes: Sequence[str]) -> Ten
     counts = pd.Series(list(labels)).value_counts()
     n, k = len(labels), len(classes)
     return torch.tensor([n / (k * counts[c]) if counts.get(c, 0) else 0.0 for c in classes], dtype=torch.float32)
+
+
+def attribute_weights(targets: np.ndarray) -> Tensor:
+    """Per column of an (N, A) 0/1 array, the mean of its two balanced class weights, ``(n / (2 n_0) + n / (2 n_1))
+    / 2``: the authors' CelebA weighting (scikit-learn's ``compute_class_weight("balanced", classes=[0, 1])`` per
+    attribute, averaged), larger for rarer attributes. A value absent from a column adds 0 (scikit-learn refuses
+    such a column)."""
+    targets = np.asarray(targets) > 0.5
+    n = len(targets)
+    positives = targets.sum(axis=0).astype(np.float64)
+    negatives = n - positives
+    with np.errstate(divide="ignore"):
+        terms = np.where(positives > 0, n / (2 * positives), 0.0) + np.where(negatives > 0, n / (2 * negatives), 0.0)
+    return torch.tensor(terms / 2, dtype=torch.float32)
+
+
+class AttributeWeightedBCE(nn.Module):
+    """Binary cross-entropy on logits, each attribute's term scaled by its weight, averaged over batch and
+    attributes (``BCEWithLogitsLoss(reduction="none")`` times the weights, then the mean, as the authors)."""
+
+    def __init__(self, weights: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("weights", weights.float())
+
+    def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
+        per_term = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+        return (per_term * self.weights).mean()
 
 
 @dataclass
@@ -193,6 +221,8 @@ def train_classifier(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     fixed = {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES}
+    if not config.attribute_weights:  # runs from before the option hold no such key
+        fixed.pop("attribute_weights")
     record = {"config": fixed, "classes": list(classes), "train_faces": len(train), "val_faces": len(val)}
     _check_record(output_dir / "config.json", record)
     device_ = resolve_device(device)
@@ -204,8 +234,10 @@ def train_classifier(
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", patience=config.lr_plateau_patience)
-    if config.multi_label:
-        loss: nn.Module = nn.BCEWithLogitsLoss()
+    if config.multi_label and config.attribute_weights:
+        loss: nn.Module = AttributeWeightedBCE(attribute_weights(train[list(classes)].to_numpy())).to(device_)
+    elif config.multi_label:
+        loss = nn.BCEWithLogitsLoss()
     else:
         weights = balanced_class_weights(train["label"].tolist(), classes) if config.class_weights else None
         loss = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device_))
