@@ -184,8 +184,10 @@ def test_table1_common_averages_only_over_faces_every_method_has() -> None:
     assert common.loc["pixel8", "not_evaluated"] == 1 and common.loc["blur9", "not_evaluated"] == 1
     assert common.loc["pixel8", "share_above_0.3"] == 1.0 and common.loc["blur9", "share_above_0.3"] == 0.0
     caption = table1_caption(distances, "common")
-    assert "2 faces (split val)" in caption and "2 of the 4 faces" in caption
-    assert "3 to 4 of the 4 faces of split val" in table1_caption(distances, "per_method")
+    assert "2 faces (split `val`)" in caption and "2 of the 4 faces" in caption
+    assert "3 to 4 of the 4 faces, split `val`" in table1_caption(distances, "per_method")
+    two_splits = distances.assign(split=["train", "val"] * 6)
+    assert "(splits `train`, `val`)" in table1_caption(two_splits, "common")
     with pytest.raises(ValueError, match="faces_averaged"):
         summarize_identity(distances, faces_averaged="intersection")
 

@@ -273,15 +273,16 @@ def table1_caption(distances: pd.DataFrame, faces_averaged: str = "per_method") 
     """Which faces Table 1 averaged, with their count and split(s), in one sentence for the report."""
     averaged = averaged_distances(distances, faces_averaged).dropna(subset=["distance"])
     total = distances["face_id"].nunique()
-    splits = ", ".join(sorted(map(str, distances["split"].drop_duplicates()))) or "none"
+    names = sorted(map(str, distances["split"].drop_duplicates()))
+    splits = ("splits " if len(names) > 1 else "split ") + (", ".join(f"`{n}`" for n in names) or "none")
     if faces_averaged == "common":
         n = averaged["face_id"].nunique()
-        return (f"Means over the {n:,} faces (split {splits}) that every method has a distance for, as the authors' "
+        return (f"Means over the {n:,} faces ({splits}) that every method has a distance for, as the authors' "
                 f"code averaged (the faces every method produced); {total - n:,} of the {total:,} faces lack one for "
                 "at least one method and are left out of every row.")  # fmt: skip
     counts = averaged.groupby("method")["face_id"].nunique()
     if counts.empty:
-        return f"No face of the {total:,} (split {splits}) has a distance."
+        return f"No face of the {total:,} ({splits}) has a distance."
     span = f"{counts.min():,}" if counts.min() == counts.max() else f"{counts.min():,} to {counts.max():,}"
-    return (f"Means per method over its own faces with a distance ({span} of the {total:,} faces of split {splits}; "
+    return (f"Means per method over its own faces with a distance ({span} of the {total:,} faces, {splits}; "
             "column `faces`).")  # fmt: skip
