@@ -442,3 +442,30 @@ def test_train_under_torchrun_writes_one_run(stage01, tmp_path) -> None:
     generator = load_generator(out / "checkpoints" / "last.pt")
     assert not any(key.startswith(("module.", "_orig_mod.")) for key in generator.state_dict())
     assert load_image(out / "samples" / "epoch_002.png").rgb.shape == (2 * 32, 3 * 32, 3)
+
+
+def test_the_authors_training_data_several_splits_and_faces_without_landmarks(split_stage01, tmp_path) -> None:
+    """train_split "train+val" reads both splits; faces_without_landmarks adds the faces without landmarks, each
+    paired with NaN coordinates, which both landmark styles draw as an all-black image (the authors' pairs)."""
+    faces = pd.read_csv(split_stage01 / "faces.csv")
+    both = FaceLandmarkDataset(split_stage01, split="train+val", image_size=32)
+    assert both.face_ids == faces.loc[faces["status"] == "ok", "face_id"].tolist()
+    with_empty = FaceLandmarkDataset(split_stage01, split="train+val", image_size=32, without_landmarks=True)
+    missing = faces.loc[faces["status"] == "no_landmarks", "face_id"].tolist()
+    assert len(missing) == 1 and set(with_empty.face_ids) == set(both.face_ids) | set(missing)
+    index = with_empty.face_ids.index(missing[0])
+    face, coords = with_empty[index]
+    assert torch.isnan(coords).all() and face.abs().sum() > 0  # the real face, paired with no landmarks
+    assert not np.isnan(with_empty.coords[[i for i in range(len(with_empty)) if i != index]]).any()
+    for style in ("mediapipe", "pixel"):
+        image = render_landmarks_torch(coords[None], 32, style=style, crop_size=64)
+        assert torch.equal(image, torch.full_like(image, -1.0))  # black, normalised
+    with pytest.raises(ValueError, match="joined by"):
+        FaceLandmarkDataset(split_stage01, split="train+", image_size=32)
+
+    run = train(split_stage01, tmp_path / "run", replace(TINY, epochs=1, train_split="train+val", faces_without_landmarks=True), progress=False)
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert record["data"]["train_faces"] == len(with_empty) and record["config"]["faces_without_landmarks"] is True
+    assert run.epochs_completed == 1
+    train(split_stage01, tmp_path / "plain", replace(TINY, epochs=1), progress=False)
+    assert "faces_without_landmarks" not in (tmp_path / "plain" / "config.json").read_text()  # as runs from before

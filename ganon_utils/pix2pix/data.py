@@ -1,8 +1,10 @@
 """Training pairs from the preprocessing stage: (face image, landmark coordinates).
 
 The dataset reads ``faces.csv`` of a stage-01 output folder and keeps the faces whose landmarks were
-found (status ``ok``). All landmark coordinates are loaded once into one (N, 478, 2) array; face
-images are read per item with OpenCV. The landmark image itself is not made here: the training step
+found (status ``ok``); with ``without_landmarks=True`` also the faces where none were found (status
+``no_landmarks``), whose coordinates are NaN, so they are drawn as an all-black landmark image: the authors' code
+trained on such pairs, which is how their generator learnt its "average face". All landmark coordinates are loaded
+once into one (N, 478, 2) array; face images are read per item with OpenCV. The landmark image itself is not made here: the training step
 renders it on the device from the coordinates (:func:`ganon_utils.pix2pix.render.render_landmarks_torch`).
 """
 
@@ -21,7 +23,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ganon_utils.preprocess.landmarks import NUM_LANDMARKS
-from ganon_utils.preprocess.pipeline import FACE_OK, read_stage_outputs
+from ganon_utils.preprocess.pipeline import FACE_NO_LANDMARKS, FACE_OK, read_stage_outputs
 
 ALL_SPLITS = "all"
 """Split name of plain image folders (no dataset adapter) in stage 01's tables."""
@@ -29,8 +31,19 @@ ALL_SPLITS = "all"
 PathLike = str | os.PathLike[str]
 
 
-def read_face_table(preprocess_dir: PathLike, split: str | None = None) -> pd.DataFrame:
-    """Rows of ``faces.csv`` with status ``ok`` (landmarks found), optionally of one split, in file order.
+def split_names(split: str | None) -> list[str] | None:
+    """The splits a ``split`` setting names: one name, several joined by ``+`` (``"train+test"``), or None (all)."""
+    if split is None:
+        return None
+    names = [name.strip() for name in split.split("+")]
+    if not all(names):
+        raise ValueError(f"split must be a name or names joined by '+', e.g. 'train+test'; got {split!r}")
+    return names
+
+
+def read_face_table(preprocess_dir: PathLike, split: str | None = None, *, without_landmarks: bool = False) -> pd.DataFrame:
+    """Rows of ``faces.csv`` with status ``ok`` (landmarks found; with ``without_landmarks`` also ``no_landmarks``),
+    optionally of some splits (:func:`split_names`), in file order.
 
     Raises:
         FileNotFoundError: ``faces.csv`` or ``config.json`` is missing (stage 01 has not finished there).
@@ -38,21 +51,25 @@ def read_face_table(preprocess_dir: PathLike, split: str | None = None) -> pd.Da
     """
     path = Path(preprocess_dir) / "faces.csv"
     table, _ = read_stage_outputs(preprocess_dir)
-    ok = table[table["status"] == FACE_OK]
-    if split is not None:
-        ok = ok[ok["split"] == split]
-    if ok.empty:
+    statuses = [FACE_OK, FACE_NO_LANDMARKS] if without_landmarks else [FACE_OK]
+    usable = table[table["status"].isin(statuses) & (table["face_path"].fillna("") != "")]
+    names = split_names(split)
+    chosen = usable if names is None else usable[usable["split"].isin(names)]
+    if chosen.empty or not (chosen["status"] == FACE_OK).any():
         splits = sorted(table.loc[table["status"] == FACE_OK, "split"].unique())
         wanted = f" in split {split!r}" if split is not None else ""
         raise ValueError(f"{path} has no face with landmarks (status 'ok'){wanted}; splits with such faces: {splits}")
-    return ok.reset_index(drop=True)
+    return chosen.reset_index(drop=True)
 
 
 def load_landmark_coords(preprocess_dir: PathLike, landmarks_paths: Sequence[str]) -> np.ndarray:
-    """The x, y columns of every landmark file, stacked into one (N, 478, 2) float32 array."""
+    """The x, y columns of every landmark file, stacked into one (N, 478, 2) float32 array; NaN for a face without
+    landmarks (an empty path), which renders as an all-black landmark image."""
     root = Path(preprocess_dir)
-    coords = np.empty((len(landmarks_paths), NUM_LANDMARKS, 2), dtype=np.float32)
+    coords = np.full((len(landmarks_paths), NUM_LANDMARKS, 2), np.nan, dtype=np.float32)
     for index, relative in enumerate(landmarks_paths):
+        if not isinstance(relative, str) or not relative:
+            continue
         points = np.load(root / relative, allow_pickle=False)
         if points.ndim != 2 or points.shape[0] != NUM_LANDMARKS or points.shape[1] < 2:
             raise ValueError(f"{root / relative}: expected ({NUM_LANDMARKS}, 2 or 3) landmarks, got {points.shape}")
@@ -89,24 +106,29 @@ class FaceLandmarkDataset(Dataset[tuple[Tensor, Tensor]]):
 
     Args:
         preprocess_dir: output folder of the preprocessing stage (``faces.csv``, ``faces/``, ``landmarks/``).
-        split: keep only this split (``"train"``, ``"val"``, ... or ``"all"`` for a plain image folder);
-            ``None`` keeps every split.
+        split: keep only this split (``"train"``, ``"val"``, ... or ``"all"`` for a plain image folder) or these
+            (``"train+test"``); ``None`` keeps every split.
         image_size: side of the returned face tensors; smaller than the stored size -> area interpolation.
+        without_landmarks: also the faces where no landmarks were found, paired with NaN coordinates (a black
+            landmark image), as the authors trained.
 
     Items are ``(face, coords)``: face (3, image_size, image_size) float32 in [-1, 1]; coords
     (478, 2) float32, x and y normalised to [0, 1) of the face image (resizing does not change them).
     """
 
-    def __init__(self, preprocess_dir: PathLike, split: str | None = None, image_size: int = 512) -> None:
+    def __init__(
+        self, preprocess_dir: PathLike, split: str | None = None, image_size: int = 512, *, without_landmarks: bool = False
+    ) -> None:
         if image_size < 1:
             raise ValueError(f"image_size must be positive, got {image_size}")
         self.root = Path(preprocess_dir)
         self.split = split
         self.image_size = image_size
-        self.table = read_face_table(self.root, split)
+        self.table = read_face_table(self.root, split, without_landmarks=without_landmarks)
         self.face_ids: list[str] = self.table["face_id"].tolist()
         self.face_paths: list[str] = self.table["face_path"].tolist()
-        self.coords = load_landmark_coords(self.root, self.table["landmarks_path"].tolist())
+        with_landmarks = self.table["status"] == FACE_OK
+        self.coords = load_landmark_coords(self.root, self.table["landmarks_path"].where(with_landmarks, "").tolist())
 
     def __len__(self) -> int:
         return len(self.face_ids)

@@ -90,7 +90,10 @@ class TrainConfig:
         compile: ``torch.compile`` both networks (pays off for long runs on a GPU).
         max_steps_per_epoch: stop each epoch after this many steps (demos); None runs whole epochs.
         drop_last: drop the last incomplete batch of an epoch (the reference keeps it).
-        train_split: split of faces.csv to train on; None: ``"train"`` when that split exists, else every face.
+        train_split: split of faces.csv to train on, or several joined by ``+`` (``"train+test"``, the authors'
+            CelebA folders); None: ``"train"`` when that split exists, else every face.
+        faces_without_landmarks: also train on the faces where no landmarks were found, each paired with an
+            all-black landmark image (the authors' code kept them: how their generator learnt the "average face").
         sample_split: split the sample faces come from; None: ``"val"`` when it exists, else the training faces.
         sample_faces: rows of the sample grid (the first faces of the sample split, always the same).
         sample_every_epoch: write samples/epoch_XXX.png after every epoch (else only after the last).
@@ -117,6 +120,7 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     drop_last: bool = False
     train_split: str | None = None
+    faces_without_landmarks: bool = False
     sample_split: str | None = None
     sample_faces: int = 4
     sample_every_epoch: bool = True
@@ -313,8 +317,11 @@ def run_record(
 ) -> dict[str, Any]:
     """What config.json and every checkpoint store: the configuration, the training data (``crop_size``: the side
     the landmark images are drawn at before they are resized to ``image_size``), the process count."""
+    settings = config.to_dict()
+    if not config.faces_without_landmarks:  # runs from before the option hold no such key
+        settings.pop("faces_without_landmarks")
     return {
-        "config": config.to_dict(),
+        "config": settings,
         "data": {
             "preprocess_dir": str(Path(preprocess_dir).resolve()),
             "train_split": train_split,
@@ -590,7 +597,7 @@ def _train(
 
     batch_size = per_process_batch_size(config, run)
     train_split, sample_split = resolve_splits(preprocess_dir, config)
-    dataset = FaceLandmarkDataset(preprocess_dir, train_split, config.image_size)
+    dataset = FaceLandmarkDataset(preprocess_dir, train_split, config.image_size, without_landmarks=config.faces_without_landmarks)
     crop_size = stage01_crop_size(preprocess_dir)
     record = run_record(config, preprocess_dir, train_split, len(dataset), run.world_size, crop_size)
     state = prepare_output_dir(output_dir, record, resume)
@@ -752,7 +759,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drop-last", action="store_true", help="drop the last incomplete batch of each epoch")
     parser.add_argument("--num-downs", type=int_at_least(1), default=defaults.num_downs, help="generator depth (8 = paper)")
     parser.add_argument("--base-channels", type=int_at_least(1), default=defaults.base_channels, help="network width (64 = paper)")
-    parser.add_argument("--train-split", default=None, help="split of faces.csv to train on (default: train, else all)")
+    parser.add_argument("--train-split", default=None,
+                        help="split of faces.csv to train on, or several joined by + (train+test: the authors' CelebA "
+                        "folders; default: train, else all)")
+    parser.add_argument("--faces-without-landmarks", action="store_true",
+                        help="also train on faces without landmarks, paired with a black landmark image (the authors')")
     parser.add_argument("--sample-split", default=None, help="split of the sample faces (default: val, else the training split)")
     parser.add_argument("--sample-faces", type=int_at_least(0), default=defaults.sample_faces)
     parser.add_argument("--checkpoint-every", type=int_at_least(1), default=defaults.checkpoint_every)
@@ -782,6 +793,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         max_steps_per_epoch=args.max_steps_per_epoch,
         drop_last=args.drop_last,
         train_split=args.train_split,
+        faces_without_landmarks=args.faces_without_landmarks,
         sample_split=args.sample_split,
         sample_faces=args.sample_faces,
         checkpoint_every=args.checkpoint_every,
