@@ -99,6 +99,15 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             url="https://github.com/serengil/deepface_models/releases/download/v1.0/facenet512_weights.pth",
         ),
         WeightFile(
+            key="vgg_face",
+            description="VGG-Face face recognition (DeepFace, PyTorch engine; the model the authors' Table 1 code called)",
+            relative_path="vgg_face_weights.pth",
+            home="deepface",
+            source="the 'vgg_face_weights.pth' asset of the serengil/deepface_models GitHub release v1.0 (DeepFace "
+            "downloads it there itself when online; 'vgg_face_weights.h5' is the TensorFlow engine's file, not read here)",
+            url="https://github.com/serengil/deepface_models/releases/download/v1.0/vgg_face_weights.pth",
+        ),
+        WeightFile(
             key="ganonymization_publication",
             description="GANonymization generator of the publication (pix2pix, 25 epochs, PyTorch Lightning checkpoint)",
             relative_path="ganonymization/publication.ckpt",

@@ -139,7 +139,7 @@ def test_generator_entries_and_default_checkpoint(homes):
 def test_names_and_groups_resolve_in_order_once():
     assert fetch_weights.resolve_names(["ganonymization"]) == ["ganonymization_publication", "ganonymization_demo"]
     assert fetch_weights.resolve_names(["facenet512", "paper"]) == [
-        "facenet512", "retinaface", "head_segmentation", "convnext_base_imagenet", "ganonymization_publication",
+        "facenet512", "retinaface", "head_segmentation", "vgg_face", "convnext_base_imagenet", "ganonymization_publication",
     ]  # fmt: skip
     assert fetch_weights.resolve_names(["all"]) == list(WEIGHT_FILES)
 

@@ -30,16 +30,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from ganon_utils.weights import (
-    WEIGHT_FILES,
-    MissingWeightError,
-    WeightFile,
-    deepface_weights_dir,
-    missing_weight_message,
-    packaged_model_file,
-    require_weight,
-    weight_path,
-)
+from ganon_utils.weights import missing_weight_message, packaged_model_file, require_weight, weight_path
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -93,52 +84,9 @@ class SFaceEmbedder:
         return np.asarray(rows, np.float32).reshape(len(rows), -1)
 
 
-VGG_FACE_WEIGHT = WeightFile(
-    key="vgg_face",
-    description="VGG-Face face recognition (DeepFace, PyTorch engine; the model the authors' Table 1 code called)",
-    relative_path="vgg_face_weights.pth",
-    home="deepface",
-    source="the 'vgg_face_weights.pth' asset of the serengil/deepface_models GitHub release v1.0 (DeepFace downloads "
-    "it there itself when online; 'vgg_face_weights.h5' is the TensorFlow engine's file, not read here)",
-    url="https://github.com/serengil/deepface_models/releases/download/v1.0/vgg_face_weights.pth",
-)
-"""VGG-Face's weight file, where DeepFace's PyTorch engine reads it (until :data:`ganon_utils.weights.WEIGHT_FILES`
-lists it, this entry stands in for it)."""
-
-
-def recognizer_weight_file(key: str) -> WeightFile:
-    """The weight-file entry ``key`` of a recogniser: the project's registry first, then :data:`VGG_FACE_WEIGHT`."""
-    return WEIGHT_FILES.get(key) or {VGG_FACE_WEIGHT.key: VGG_FACE_WEIGHT}[key]
-
-
 def recognizer_weight_path(key: str) -> Path:
     """Where weight file ``key`` must be placed (whether or not it exists)."""
-    if key in WEIGHT_FILES:
-        return weight_path(key)
-    entry = recognizer_weight_file(key)
-    return deepface_weights_dir() / entry.relative_path
-
-
-def missing_recognizer_weight_message(key: str) -> str:
-    """The message naming the missing file, where it goes and where to get it (as the project's other weights)."""
-    if key in WEIGHT_FILES:
-        return missing_weight_message(key)
-    entry = recognizer_weight_file(key)
-    return (
-        f"Missing weight file for the {entry.description}: {recognizer_weight_path(key)} does not exist. "
-        f"Place the file at exactly that path (get it from {entry.source}), or choose an offline "
-        "backend (the demo profile needs no weight files)."
-    )
-
-
-def require_recognizer_weight(key: str) -> Path:
-    """The path of weight file ``key``; :class:`MissingWeightError` naming it when absent or empty."""
-    if key in WEIGHT_FILES:
-        return require_weight(key)
-    path = recognizer_weight_path(key)
-    if not path.is_file() or path.stat().st_size == 0:
-        raise MissingWeightError(missing_recognizer_weight_message(key))
-    return path
+    return weight_path(key)
 
 
 @dataclass
@@ -153,7 +101,7 @@ class DeepFaceEmbedder:
     source: str = "as in the paper"
 
     def __post_init__(self) -> None:
-        weight = require_recognizer_weight(self.weight_key)  # before DeepFace, which would try to download it
+        weight = require_weight(self.weight_key)  # before DeepFace, which would try to download it
         from deepface import DeepFace
 
         self._represent = DeepFace.represent
@@ -176,8 +124,8 @@ class DeepFaceEmbedder:
 
 RECOGNIZERS = {"facenet512": DeepFaceEmbedder, "vgg-face": DeepFaceEmbedder, "sface": SFaceEmbedder}
 """Recogniser name -> embedder class (``facenet512``: the paper's text; ``vgg-face``: the authors' code; ``sface``: offline)."""
-RECOGNIZER_WEIGHTS = {"facenet512": "facenet512", "vgg-face": VGG_FACE_WEIGHT.key}
-"""Recogniser name -> key of the weight file it needs (:func:`recognizer_weight_file`)."""
+RECOGNIZER_WEIGHTS = {"facenet512": "facenet512", "vgg-face": "vgg_face"}
+"""Recogniser name -> key of the weight file it needs (in :data:`ganon_utils.weights.WEIGHT_FILES`)."""
 DEEPFACE_MODELS = {
     "facenet512": ("Facenet512", "as in the paper's text"),
     "vgg-face": ("VGG-Face", "as the authors' lib/analysis.py called DeepFace.verify (4096-D, L2-normalised in this "
@@ -192,7 +140,7 @@ def recognizer_weight_problems(name: str) -> list[str]:
     if key is None:
         return []
     path = recognizer_weight_path(key)
-    return [] if path.is_file() and path.stat().st_size > 0 else [missing_recognizer_weight_message(key)]
+    return [] if path.is_file() and path.stat().st_size > 0 else [missing_weight_message(key)]
 
 
 def recognizer_note(name: str) -> str:
