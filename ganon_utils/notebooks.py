@@ -330,6 +330,13 @@ def run_notebooks(
     return None
 
 
+def parameter_text(value: Any) -> str:
+    """A parameter's value on one line, as YAML writes it in a profile (``[train, val]``, ``null``, ``true``)."""
+    import yaml
+
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6).strip().removesuffix("\n...").strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="python -m ganon_utils run",
@@ -381,7 +388,9 @@ def cli(argv: Sequence[str] | None = None) -> int:
     problems = run_problems(plan, root, prepared_paths(profile, root))
     if args.dry_run:
         for notebook, parameters in plan:
-            print(f"  {display_path(notebook, root)}: {parameters}")
+            print(f"  {display_path(notebook, root)}:")
+            for name, value in parameters.items():
+                print(f"      {name}: {parameter_text(value)}")
         for problem in problems:
             print(f"  missing: {problem}")
         return 0

@@ -240,9 +240,15 @@ def test_cli_rejects_bad_profile_and_dry_run_selects(three_notebooks: Path, prof
     assert "missing.yaml does not exist" in capsys.readouterr().err
     assert run_cli(["--dry-run", "--only", "01,03"], three_notebooks, results, profile_file) == 0
     out = capsys.readouterr().out
-    planned = {line.split(": ", 1)[0].strip(): line.split(": ", 1)[1] for line in out.splitlines()[1:]}
+    planned: dict[str, list[str]] = {}
+    for line in out.splitlines()[1:]:  # "  <notebook>:" then "      <name>: <value>" per parameter
+        if line.startswith("      "):
+            planned[notebook].append(line.strip())
+        else:
+            notebook = line.strip().removesuffix(":")
+            planned[notebook] = []
     assert [Path(name).name for name in planned] == ["01_alpha.ipynb", "03_gamma.ipynb"]
-    assert "'greeting': 'hello'" in planned[str(three_notebooks / "01_alpha.ipynb")]
+    assert "greeting: hello" in planned[str(three_notebooks / "01_alpha.ipynb")]
     assert not results.exists()  # a dry run writes nothing
 
 

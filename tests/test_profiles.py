@@ -97,7 +97,37 @@ def test_demo_profile_uses_offline_backends_and_paper_the_papers() -> None:
     assert (demo["detector"], demo["segmenter"]) == ("yunet+centerface", "selfie")
     assert demo["datasets"] == {"demo": {"root": "data/demo"}}
     assert set(paper["datasets"]) == {"celeba", "wider_face", "affectnet", "ckplus", "faces"}
-    assert (paper["detector"], paper["segmenter"], paper["n_workers"]) == ("retinaface", "head_unet", None)
+    assert (paper["detector"], paper["segmenter"], paper["n_workers"]) == ("retinaface", "head_unet_bgr", None)
+
+
+def test_paper_profile_follows_the_authors_code() -> None:
+    """PROTOCOL.md's differences between the text and the authors' code (issue 10, items 2-8): the paper profile
+    takes the code's side on each, and every setting is one the notebooks and the library accept."""
+    from ganon_utils.datasets.splits import SPLIT_RULES
+    from ganon_utils.evaluation.classifier_training import ClassifierConfig
+    from ganon_utils.preprocess import PreprocessConfig
+
+    paper = load_profile("paper")
+    stage01 = notebook_parameters(paper, "01_preprocess")
+    PreprocessConfig(alignment=stage01["alignment"])  # a valid value
+    assert (stage01["alignment"], stage01["segmenter"]) == ("crop_then_rotate", "head_unet_bgr")  # items 2, 3
+    assert stage01["datasets"]["ckplus"]["options"] == {"val_fraction": 0.2, "seed": 42, "split": "pandas_sample"}  # 8
+    assert "pandas_sample" in SPLIT_RULES
+    assert "test" in stage01["datasets"]["celeba"]["options"]["splits"]  # item 7: pix2pix trains on train + test
+    pix2pix = notebook_parameters(paper, "02_train_pix2pix")
+    assert (pix2pix["train_split"], pix2pix["faces_without_landmarks"]) == ("train+test", True)
+    table1 = notebook_parameters(paper, "04_eval_anonymity")
+    assert (table1["splits"], table1["faces_averaged"], table1["recognizer"]) == (["val"], "common", "vgg-face")  # 4
+    table3 = notebook_parameters(paper, "06_eval_emotion_inference")  # item 5
+    assert [table3[k] for k in ("normality_test_on", "effect_size_n", "bonferroni_family", "stars_from")] == [
+        "concatenated", "all", "comparison", "uncorrected",
+    ]  # fmt: skip
+    for stem in ("05_eval_emotion_training", "07_celeba_traits"):  # item 6
+        classifier = notebook_parameters(paper, stem)
+        assert (classifier["batch_size"], classifier["precision"], classifier["epochs"]) == (128, "fp32", 100)
+        assert classifier["early_stopping_patience"] == 5
+    assert notebook_parameters(paper, "07_celeba_traits")["attribute_weights"] is True
+    assert ClassifierConfig().attribute_weights is False  # the library keeps its own default
 
 
 @pytest.mark.parametrize("name", ["demo", "paper"])
