@@ -39,14 +39,18 @@ def sface() -> SFaceEmbedder:
 
 
 class CountingEmbedder:
-    """Wraps an embedder and counts the faces it embeds."""
+    """Wraps an embedder (its alignment too) and counts the faces it embeds."""
 
     def __init__(self, inner) -> None:
         self.inner, self.name, self.description, self.count = inner, inner.name, inner.description, 0
+        self.settings, self.aligns = getattr(inner, "settings", ""), getattr(inner, "aligns", False)
 
-    def embed(self, faces):
+    def detect_face(self, rgb):
+        return self.inner.detect_face(rgb)
+
+    def embed(self, faces, rows=None):
         self.count += len(faces)
-        return self.inner.embed(faces)
+        return self.inner.embed(faces, rows) if self.aligns else self.inner.embed(faces)
 
 
 def test_cosine_distance_values_and_invariances() -> None:
@@ -139,6 +143,40 @@ def test_embedding_cache_embeds_only_new_or_changed_faces(stage01, anonymized, s
     assert row["distance"].iloc[0] > 0.3  # a black square is not the person
     with pytest.raises(ValueError, match="no faces in splits"):
         identity_distances(stage01, copy, ["blur9"], counting, splits=["val"], progress=False)
+
+    # The embedding input is part of the cache's key: SFace on the whole crop does not reuse the aligned embeddings.
+    resized = CountingEmbedder(SFaceEmbedder(alignment="resize"))
+    identity_distances(stage01, anonymized, ["blur9"], resized, cache_dir=cache, progress=False)
+    assert resized.count == 2 * n_faces
+    resized.count = 0
+    identity_distances(stage01, anonymized, ["blur9"], resized, cache_dir=cache, progress=False)
+    assert resized.count == 0
+
+
+def test_a_borrowed_alignment_is_redone_when_the_originals_detection_changes(stage01, anonymized, sface, tmp_path) -> None:
+    from ganon_utils.evaluation.anonymity import CacheEntry, embed_faces, write_embedding_cache
+
+    manifest = pd.read_csv(anonymized / "pixel8" / "manifest.csv", keep_default_na=False)
+    files = {f: anonymized / "pixel8" / p for f, p in zip(manifest["face_id"], manifest["face_path"]) if p}
+    face_id = next(iter(files))
+    original_row = np.arange(15, dtype=np.float32) + 100.0
+    counting = CountingEmbedder(sface)
+    cache = tmp_path / "pixel8.npz"
+    first = embed_faces({face_id: files[face_id]}, counting, cache_path=cache, fallback_rows={face_id: original_row})
+    assert first.alignment[face_id] == "original" and np.array_equal(first.rows[face_id], original_row)
+    assert counting.count == 1
+    embed_faces({face_id: files[face_id]}, counting, cache_path=cache, fallback_rows={face_id: original_row})
+    assert counting.count == 1  # same file, same borrowed row: from the cache
+    embed_faces({face_id: files[face_id]}, counting, cache_path=cache, fallback_rows={face_id: original_row + 1})
+    assert counting.count == 2  # the original's detection moved: embedded again
+    without = embed_faces({face_id: files[face_id]}, counting, cache_path=cache)
+    assert without.alignment[face_id] == "resized" and counting.count == 3
+    # a cache from before settings were recorded (the whole crop resized) is not reused by the aligned recogniser
+    entry = CacheEntry((1, 1), np.zeros(128, np.float32))
+    write_embedding_cache(tmp_path / "old.npz", {face_id: entry})
+    from ganon_utils.evaluation.anonymity import read_embedding_cache as read
+
+    assert read(tmp_path / "old.npz", sface.settings) == {} and face_id in read(tmp_path / "old.npz", "")
 
 
 def test_facenet512_runs_deepface_with_the_weight_file_and_fails_fast_without(stage01, tmp_path, monkeypatch) -> None:
@@ -258,6 +296,14 @@ def test_notebook_04_runs_with_papermill(stage01, anonymized, tmp_path, monkeypa
         assert (results / "figures" / f"{name}.png").is_file()
     executed = (tmp_path / "04.ipynb").read_text()
     assert "SFace" in executed and "Not the paper" in executed  # the report names its backend
+    assert "alignCrop" in executed and "aligned on their original" in executed  # and how its faces were aligned
+    reid = pd.read_csv(results / "tables" / "reidentification.csv")
+    assert reid["method"].drop_duplicates().tolist() == ["original"] + BASELINES
+    assert set(reid["gallery"]) == {"same_photo"}  # no dataset manifest: each face its own identity
+    assert "needs identities" in executed
+    assert (results / "figures" / "reidentification_roc.png").is_file()
+    summary = (results / "summary.json").read_text()
+    assert "Re-identification attack" in summary
 
     monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
     parameters["recognizer"] = "facenet512"

@@ -10,13 +10,18 @@ produced it).
 
 Embeddings are cached per recogniser and method (``<cache_dir>/<recognizer>/<method>.npz``), keyed by face
 id and the face file's size and modification time, so an interrupted or repeated evaluation only embeds
-what is new or changed.
+what is new or changed. A cache also records the recogniser's input settings (``settings``: for SFace, its
+alignment) and, per face, the YuNet row it was aligned on and where that row came from (``alignment``:
+``own``, the ``original``'s when YuNet found no face in an anonymised one, or ``resized`` when there was
+none at all); a cache made with other settings, or a borrowed row that no longer matches the original's,
+is embedded again.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +30,7 @@ import pandas as pd
 
 from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES
 from ganon_utils.atomic_files import atomic_path
-from ganon_utils.evaluation.identity import FaceEmbedder, cosine_distance
+from ganon_utils.evaluation.identity import YUNET_ROW, FaceEmbedder, cosine_distance, embedder_aligns
 from ganon_utils.image_io import ImageLoadError, load_image
 from ganon_utils.preprocess.pipeline import read_stage_outputs
 from ganon_utils.progress import progress_bar
@@ -43,7 +48,10 @@ PAPER_TABLE1 = {
 STATUS_OK = "ok"
 STATUS_NOT_ANONYMIZED = "not_anonymized"  # the method wrote no face for this id (its manifest says why)
 STATUS_UNREADABLE = "unreadable"
-DISTANCE_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message", "distance"]
+DISTANCE_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message", "distance", "alignment"]
+ALIGN_OWN, ALIGN_ORIGINAL, ALIGN_RESIZED = "own", "original", "resized"
+"""Where an aligning recogniser's landmarks for a face came from: its own detection, its original face's (none found
+in the anonymised face), or nowhere (the crop resized whole). Empty for recognisers that take the crop whole."""
 
 PathLike = str | os.PathLike[str]
 
@@ -59,26 +67,136 @@ def file_stamp(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
-def read_embedding_cache(path: Path) -> dict[str, tuple[tuple[int, int], np.ndarray]]:
-    """face id -> (file stamp, embedding) from a cache file; empty when there is none."""
+@dataclass(frozen=True)
+class CacheEntry:
+    """One cached face: the file stamp it was embedded from, its embedding, and the alignment it was embedded with."""
+
+    stamp: tuple[int, int]
+    embedding: np.ndarray
+    row: np.ndarray | None = None  # the YuNet row it was aligned on (None: none)
+    alignment: str = ""  # ALIGN_OWN, ALIGN_ORIGINAL, ALIGN_RESIZED, or "" (no alignment)
+
+
+def embedder_settings(embedder: FaceEmbedder) -> str:
+    """What an embedding depends on besides the face file (a cache made with other settings is not reused)."""
+    return str(getattr(embedder, "settings", ""))
+
+
+def read_embedding_cache(path: Path, settings: str | None = None) -> dict[str, CacheEntry]:
+    """face id -> :class:`CacheEntry` from a cache file; empty when there is none, or when ``settings`` is given and
+    the file was made with other settings (caches from before settings were recorded count as ``""``)."""
     if not path.is_file():
         return {}
     with np.load(path, allow_pickle=False) as data:
+        if settings is not None and (str(data["settings"]) if "settings" in data else "") != settings:
+            return {}
         ids, stamps, vectors = data["face_ids"], data["stamps"], data["embeddings"]
-    return {str(i): ((int(s[0]), int(s[1])), v) for i, s, v in zip(ids, stamps, vectors)}
+        rows = data["rows"] if "rows" in data else np.full((len(ids), YUNET_ROW), np.nan, np.float32)
+        alignment = data["alignment"] if "alignment" in data else np.full(len(ids), "")
+    return {
+        str(i): CacheEntry((int(s[0]), int(s[1])), v, r if np.isfinite(r).all() else None, str(a))
+        for i, s, v, r, a in zip(ids, stamps, vectors, rows, alignment)
+    }
 
 
-def write_embedding_cache(path: Path, cache: Mapping[str, tuple[tuple[int, int], np.ndarray]]) -> None:
+def write_embedding_cache(path: Path, cache: Mapping[str, CacheEntry], settings: str = "") -> None:
     """Write the cache atomically (a crash leaves the previous file)."""
     if not cache:
         return
     ids = sorted(cache)
+    nan_row = np.full(YUNET_ROW, np.nan, np.float32)
     with atomic_path(path, fsync=False) as temp:
         with open(temp, "wb") as handle:
             np.savez(
-                handle, face_ids=np.asarray(ids, dtype=str), stamps=np.asarray([cache[i][0] for i in ids], np.int64),
-                embeddings=np.stack([cache[i][1] for i in ids]).astype(np.float32),
+                handle, face_ids=np.asarray(ids, dtype=str), stamps=np.asarray([cache[i].stamp for i in ids], np.int64),
+                embeddings=np.stack([cache[i].embedding for i in ids]).astype(np.float32), settings=np.asarray(settings),
+                rows=np.stack([nan_row if cache[i].row is None else cache[i].row for i in ids]).astype(np.float32),
+                alignment=np.asarray([cache[i].alignment for i in ids], dtype=str),
             )  # fmt: skip
+
+
+def _same_row(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(np.float32(a), np.float32(b)))
+
+
+@dataclass
+class EmbeddedFaces:
+    """Embeddings of face files; for an aligning recogniser also the row each face was aligned on and its source."""
+
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # face id -> why the file could not be read
+    rows: dict[str, np.ndarray | None] = field(default_factory=dict)
+    alignment: dict[str, str] = field(default_factory=dict)  # face id -> ALIGN_* ("" without alignment)
+
+
+def embed_faces(
+    files: Mapping[str, Path],
+    embedder: FaceEmbedder,
+    *,
+    cache_path: Path | None = None,
+    batch_size: int = 32,
+    save_every: int = 2048,
+    advance: Callable[[int], Any] = lambda n: None,
+    fallback_rows: Mapping[str, np.ndarray | None] | None = None,
+) -> EmbeddedFaces:
+    """Embeddings of face files (face id -> path); files that could not be read are in ``errors``.
+
+    An aligning recogniser (:func:`~ganon_utils.evaluation.identity.embedder_aligns`, SFace with YuNet) aligns each
+    face on its own detection; where it finds none, on ``fallback_rows[face_id]`` (the original face's detection, for
+    anonymised faces), else the face is resized whole. Files whose size and modification time match the cache (made
+    with the same settings; a borrowed row still the original's) are not embedded again; the cache is rewritten every
+    ``save_every`` new embeddings and at the end.
+    """
+    settings = embedder_settings(embedder)
+    aligns = embedder_aligns(embedder)
+    fallback_rows = fallback_rows or {}
+    cache = read_embedding_cache(cache_path, settings) if cache_path is not None else {}
+    result = EmbeddedFaces()
+    todo: list[tuple[str, Path, tuple[int, int]]] = []
+    for face_id, path in files.items():
+        try:
+            stamp = file_stamp(path)
+        except OSError as error:
+            result.errors[face_id] = f"{path}: {error.strerror or error}"
+            continue
+        cached = cache.get(face_id)
+        valid = cached is not None and cached.stamp == stamp
+        if valid and aligns:  # an own detection depends on the file only; a borrowed one on the original's too
+            valid = cached.alignment == ALIGN_OWN or _same_row(cached.row, fallback_rows.get(face_id))
+        if valid:
+            result.embeddings[face_id], result.rows[face_id], result.alignment[face_id] = cached.embedding, cached.row, cached.alignment
+        else:
+            todo.append((face_id, path, stamp))
+    advance(len(files) - len(todo))
+    unsaved = 0
+    for start in range(0, len(todo), batch_size):
+        batch, images, rows = [], [], []
+        for face_id, path, stamp in todo[start : start + batch_size]:
+            try:
+                images.append(load_image(path).rgb)
+            except ImageLoadError as error:
+                result.errors[face_id] = str(error)
+                continue
+            row, source = None, ""
+            if aligns:
+                row, source = embedder.detect_face(images[-1]), ALIGN_OWN  # type: ignore[attr-defined]
+                if row is None:
+                    row = fallback_rows.get(face_id)
+                    source = ALIGN_ORIGINAL if row is not None else ALIGN_RESIZED
+            rows.append(row)
+            batch.append((face_id, stamp, row, source))
+        vectors = (embedder.embed(images, rows) if aligns else embedder.embed(images)) if images else []
+        for (face_id, stamp, row, source), vector in zip(batch, vectors):
+            result.embeddings[face_id], result.rows[face_id], result.alignment[face_id] = vector, row, source
+            cache[face_id] = CacheEntry(stamp, vector, row, source)
+        unsaved += len(batch)
+        if cache_path is not None and unsaved >= save_every:
+            write_embedding_cache(cache_path, cache, settings)
+            unsaved = 0
+        advance(min(batch_size, len(todo) - start))
+    if cache_path is not None and unsaved:
+        write_embedding_cache(cache_path, cache, settings)
+    return result
 
 
 def embed_files(
@@ -90,47 +208,10 @@ def embed_files(
     save_every: int = 2048,
     advance: Callable[[int], Any] = lambda n: None,
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Embeddings of face files (face id -> path) and, for files that could not be read, face id -> reason.
-
-    Files whose size and modification time match the cache are not embedded again; the cache is
-    rewritten every ``save_every`` new embeddings and at the end.
-    """
-    cache = read_embedding_cache(cache_path) if cache_path is not None else {}
-    embeddings: dict[str, np.ndarray] = {}
-    errors: dict[str, str] = {}
-    todo: list[tuple[str, Path, tuple[int, int]]] = []
-    for face_id, path in files.items():
-        try:
-            stamp = file_stamp(path)
-        except OSError as error:
-            errors[face_id] = f"{path}: {error.strerror or error}"
-            continue
-        cached = cache.get(face_id)
-        if cached is not None and cached[0] == stamp:
-            embeddings[face_id] = cached[1]
-        else:
-            todo.append((face_id, path, stamp))
-    advance(len(files) - len(todo))
-    unsaved = 0
-    for start in range(0, len(todo), batch_size):
-        batch, images = [], []
-        for face_id, path, stamp in todo[start : start + batch_size]:
-            try:
-                images.append(load_image(path).rgb)
-                batch.append((face_id, stamp))
-            except ImageLoadError as error:
-                errors[face_id] = str(error)
-        for (face_id, stamp), vector in zip(batch, embedder.embed(images) if images else []):
-            embeddings[face_id] = vector
-            cache[face_id] = (stamp, vector)
-        unsaved += len(batch)
-        if cache_path is not None and unsaved >= save_every:
-            write_embedding_cache(cache_path, cache)
-            unsaved = 0
-        advance(min(batch_size, len(todo) - start))
-    if cache_path is not None and unsaved:
-        write_embedding_cache(cache_path, cache)
-    return embeddings, errors
+    """Embeddings of face files (face id -> path) and, for files that could not be read, face id -> reason
+    (:func:`embed_faces` without a fallback alignment)."""
+    done = embed_faces(files, embedder, cache_path=cache_path, batch_size=batch_size, save_every=save_every, advance=advance)
+    return done.embeddings, done.errors
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -150,7 +231,16 @@ def read_method_manifest(anonymized_dir: PathLike, method: str) -> pd.DataFrame:
     return manifest
 
 
-def identity_distances(
+@dataclass
+class IdentityEvaluation:
+    """The per-face distance table and the embeddings it came from (``original`` and each method: face id -> vector),
+    which the re-identification attack reuses (:mod:`ganon_utils.evaluation.reidentification`)."""
+
+    distances: pd.DataFrame
+    embeddings: dict[str, dict[str, np.ndarray]]
+
+
+def identity_evaluation(
     preprocess_dir: PathLike,
     anonymized_dir: PathLike,
     methods: Sequence[str],
@@ -160,12 +250,14 @@ def identity_distances(
     cache_dir: PathLike | None = None,
     batch_size: int = 32,
     progress: bool = True,
-) -> pd.DataFrame:
-    """One row per (stage-01 face, method): cosine distance between the original and the method's face.
+) -> IdentityEvaluation:
+    """One row per (stage-01 face, method): cosine distance between the original and the method's face, with the
+    embeddings.
 
     The first method block is ``original`` (each face with itself). A face a method did not anonymise
     (its stage-03 status) or whose file cannot be read gets a row with that status and no distance,
-    so nothing is silently dropped from the table. ``splits`` keeps only those stage-01 splits.
+    so nothing is silently dropped from the table. ``splits`` keeps only those stage-01 splits. Column
+    ``alignment`` says, for an aligning recogniser, whose landmarks each face was aligned on (``ALIGN_*``).
     """
     preprocess_dir, anonymized_dir = Path(preprocess_dir), Path(anonymized_dir)
     faces, _ = read_stage_outputs(preprocess_dir)
@@ -181,32 +273,52 @@ def identity_distances(
     wanted = set(faces["face_id"])
     n_files = len(faces) + sum(int((m["status"].isin(ANONYMIZED_STATUSES) & m["face_id"].isin(wanted)).sum()) for m in manifests.values())
     bar = progress_bar(total=n_files, desc=f"identity embeddings ({embedder.name})", unit="face", disable=not progress)
+    embeddings: dict[str, dict[str, np.ndarray]] = {}
     try:
         original_files = {f: preprocess_dir / p for f, p in zip(faces["face_id"], faces["face_path"])}
-        originals, original_errors = embed_files(
-            original_files, embedder, cache_path=cache_for(ORIGINAL), batch_size=batch_size, advance=bar.update
-        )
-        rows = _distance_rows(faces, ORIGINAL, originals, originals, original_errors, {})
+        originals = embed_faces(original_files, embedder, cache_path=cache_for(ORIGINAL), batch_size=batch_size, advance=bar.update)
+        embeddings[ORIGINAL] = originals.embeddings
+        rows = _distance_rows(faces, ORIGINAL, originals.embeddings, originals, originals.errors, {})
         for method, manifest in manifests.items():
             manifest = manifest[manifest["face_id"].isin(original_files)]
             done = manifest[manifest["status"].isin(ANONYMIZED_STATUSES) & (manifest["face_path"] != "")]
             files = {f: anonymized_dir / method / p for f, p in zip(done["face_id"], done["face_path"])}
-            anonymized, errors = embed_files(
-                files, embedder, cache_path=cache_for(method), batch_size=batch_size, advance=bar.update
-            )
+            anonymized = embed_faces(
+                files, embedder, cache_path=cache_for(method), batch_size=batch_size, advance=bar.update,
+                fallback_rows=originals.rows,
+            )  # fmt: skip
+            embeddings[method] = anonymized.embeddings
             reasons = {f: f"{method}: {s}" + (f" ({m})" if m else "") for f, s, m in
                        zip(manifest["face_id"], manifest["status"], manifest["message"])}  # fmt: skip
-            rows += _distance_rows(faces, method, originals, anonymized, {**original_errors, **errors}, reasons)
+            rows += _distance_rows(faces, method, originals.embeddings, anonymized, {**originals.errors, **anonymized.errors}, reasons)
     finally:
         bar.close()
-    return pd.DataFrame(rows, columns=DISTANCE_COLUMNS)
+    return IdentityEvaluation(pd.DataFrame(rows, columns=DISTANCE_COLUMNS), embeddings)
+
+
+def identity_distances(
+    preprocess_dir: PathLike,
+    anonymized_dir: PathLike,
+    methods: Sequence[str],
+    embedder: FaceEmbedder,
+    *,
+    splits: Sequence[str] | None = None,
+    cache_dir: PathLike | None = None,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """The distance table of :func:`identity_evaluation` (without the embeddings)."""
+    return identity_evaluation(
+        preprocess_dir, anonymized_dir, methods, embedder, splits=splits, cache_dir=cache_dir, batch_size=batch_size,
+        progress=progress,
+    ).distances  # fmt: skip
 
 
 def _distance_rows(
     faces: pd.DataFrame,
     method: str,
     originals: Mapping[str, np.ndarray],
-    anonymized: Mapping[str, np.ndarray],
+    anonymized: EmbeddedFaces,
     errors: Mapping[str, str],
     reasons: Mapping[str, str],
 ) -> list[dict[str, Any]]:
@@ -214,16 +326,40 @@ def _distance_rows(
     rows = []
     for face in faces.itertuples(index=False):
         row = {"face_id": face.face_id, "image_id": face.image_id, "split": face.split, "method": method,
-               "status": STATUS_OK, "message": "", "distance": np.nan}  # fmt: skip
+               "status": STATUS_OK, "message": "", "distance": np.nan,
+               "alignment": anonymized.alignment.get(face.face_id, "")}  # fmt: skip
         if face.face_id in errors:
             row.update(status=STATUS_UNREADABLE, message=errors[face.face_id])
-        elif face.face_id in originals and face.face_id in anonymized:
+        elif face.face_id in originals and face.face_id in anonymized.embeddings:
             # The original block compares each face with itself: 0 by definition, not float rounding noise.
-            row["distance"] = 0.0 if method == ORIGINAL else float(cosine_distance(originals[face.face_id], anonymized[face.face_id])[0])
+            vector = anonymized.embeddings[face.face_id]
+            row["distance"] = 0.0 if method == ORIGINAL else float(cosine_distance(originals[face.face_id], vector)[0])
         else:
             row.update(status=STATUS_NOT_ANONYMIZED, message=reasons.get(face.face_id, f"{method}: no entry in its manifest"))
         rows.append(row)
     return rows
+
+
+def alignment_note(distances: pd.DataFrame) -> str:
+    """One sentence for the report: how an aligning recogniser's faces were aligned, and for how many anonymised faces
+    the original's detection was borrowed (per method); empty for recognisers that take the crop whole."""
+    if "alignment" not in distances or not (distances["alignment"].fillna("") != "").any():
+        return ""
+    originals = distances[distances["method"] == ORIGINAL]
+    anonymised = distances[(distances["method"] != ORIGINAL) & (distances["alignment"].fillna("") != "")]
+    borrowed = anonymised[anonymised["alignment"] == ALIGN_ORIGINAL].groupby("method", sort=False).size()
+    per_method = ", ".join(f"{m} {n:,}" for m, n in borrowed.items())
+    text = (
+        f"Each face was aligned with FaceRecognizerSF.alignCrop on the five points YuNet detected in it; YuNet found no face "
+        f"in {int(borrowed.sum()):,} of the {len(anonymised):,} anonymised faces, which were aligned on their original's "
+        f"detection instead" + (f" ({per_method})" if per_method else "") + "."
+    )
+    resized = int((originals["alignment"] == ALIGN_RESIZED).sum())
+    resized_anon = int((anonymised["alignment"] == ALIGN_RESIZED).sum())
+    if resized or resized_anon:
+        text += (f" YuNet found no face in {resized:,} of the {len(originals):,} original faces; those, and {resized_anon:,} "
+                 "anonymised faces without a detection of their own or of their original, were resized whole to 112 px.")  # fmt: skip
+    return text
 
 
 FACES_AVERAGED = ("per_method", "common")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import seaborn as sns
@@ -134,6 +135,34 @@ def plot_attribute_confusions(matrices: Mapping[str, pd.DataFrame], title: str =
         ax.tick_params(axis="y", labelsize=7, labelrotation=0)
         if ax is not axes[0]:
             ax.set_yticklabels([])
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return figure
+
+
+def plot_reidentification_roc(rocs: Mapping[tuple[str, str], Any], modes: Mapping[str, str], title: str = "") -> Figure:
+    """ROC curves of the re-identification attack's verification (same vs different person by cosine distance), one
+    panel per gallery mode (``modes``: mode -> panel title), one curve per method with its AUC; the diagonal is chance.
+    ``rocs``: (method, mode) -> an object with ``fpr``, ``tpr`` and ``auc``
+    (:class:`ganon_utils.evaluation.reidentification.Roc`)."""
+    shown = [mode for mode in modes if any(key[1] == mode for key in rocs)] or list(modes)[:1]
+    figure = Figure(figsize=(4.2 * len(shown) + 0.6, 4.2), layout="constrained")
+    axes = figure.subplots(1, len(shown), squeeze=False)[0]
+    colours = sns.color_palette("colorblind", n_colors=max(1, len({key[0] for key in rocs})))
+    methods = list(dict.fromkeys(key[0] for key in rocs))
+    for ax, mode in zip(axes, shown):
+        ax.plot([0, 1], [0, 1], color="#999999", linestyle=":", linewidth=1, label="chance")
+        for colour, method in zip(colours, methods):
+            roc = rocs.get((method, mode))
+            if roc is None or roc.auc != roc.auc:  # NaN: no pairs of one kind
+                continue
+            ax.plot(roc.fpr, roc.tpr, color=colour, linewidth=1.4, label=f"{method_title(method)} (AUC {roc.auc:.2f})")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_xlabel("false match rate (different person accepted)")
+        ax.set_ylabel("true match rate (same person accepted)" if ax is axes[0] else "")
+        ax.set_title(modes[mode], fontsize=9)
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
     if title:
         figure.suptitle(title, fontsize=10)
     return figure

