@@ -218,3 +218,14 @@ def test_sface_aligns_on_yunet_and_borrows_the_originals_detection(portraits_sta
     # another input (settings) does not reuse the cache
     assert read_embedding_cache(cache / "sface" / "pixel8.npz", SFaceEmbedder(alignment="resize").settings) == {}
     assert read_embedding_cache(Path(cache / "sface" / "pixel8.npz"), None)  # without settings: read as is
+
+
+def test_caption_warns_when_identities_have_unequal_gallery_sizes() -> None:
+    embeddings, faces, identities = toy_faces(4, 2)
+    identities.iloc[0] = "subject:alone"
+    result = reidentification_attack(embeddings, faces, identities, IDENTITY_FROM_SUBJECT)
+    assert result.faces_per_identity == (1, 2) and result.other_photo_identities == 3
+    caption = reidentification_caption(result)
+    assert "1 to 2 gallery faces" in caption and "6 probes of 3 identities" in caption
+    even = reidentification_attack(*toy_faces(4, 2)[:3], IDENTITY_FROM_SUBJECT)
+    assert "gallery faces:" not in reidentification_caption(even)

@@ -247,6 +247,8 @@ class Reidentification:
     rocs: dict[tuple[str, str], Roc]
     identity_source: str
     n_identities: int
+    faces_per_identity: tuple[int, int] = (0, 0)  # fewest and most gallery faces of one identity
+    other_photo_identities: int = 0  # identities with two or more photos (the only ones other_photos can test)
 
 
 def reidentification_attack(
@@ -292,7 +294,12 @@ def reidentification_attack(
                 **identification_rates(ranks, n_identities), "auc": roc.auc,
                 "same_person_pairs": len(genuine), "different_person_pairs": n_impostor,
             })  # fmt: skip
-    return Reidentification(pd.DataFrame(rows, columns=REID_COLUMNS), rocs, identity_source, n_identities)
+    counts = pd.Series(gallery_ids, dtype=object).value_counts()
+    photos_per_identity = pd.Series(gallery_photos, dtype=object).groupby(pd.Series(gallery_ids, dtype=object)).nunique()
+    return Reidentification(
+        pd.DataFrame(rows, columns=REID_COLUMNS), rocs, identity_source, n_identities,
+        (int(counts.min()), int(counts.max())) if len(counts) else (0, 0), int((photos_per_identity >= 2).sum()),
+    )  # fmt: skip
 
 
 def reidentification_caption(result: Reidentification) -> str:
@@ -309,9 +316,18 @@ def reidentification_caption(result: Reidentification) -> str:
                        "the same person) needs identities.")  # fmt: skip
     other = table[table["gallery"] == OTHER_PHOTOS]
     left = int(other["probes_left_out"].max()) if len(other) else 0
-    return text + (f"Identities from the `subject` column of `dataset_manifest.csv` (faces without one, or one of several in "
-                   f"a photo, are their own identity). `other_photos` leaves the probe's own photo out of the gallery; "
-                   f"{left:,} probes per method whose identity has no other photo are left out of it (`probes_left_out`).")  # fmt: skip
+    probes = int(other["probes"].max()) if len(other) else 0
+    text += (f"Identities from the `subject` column of `dataset_manifest.csv` (faces without one, or one of several in "
+             f"a photo, are their own identity). `other_photos` leaves the probe's own photo out of the gallery; "
+             f"{left:,} probes per method whose identity has no other photo are left out of it (`probes_left_out`), so it "
+             f"rests on {probes:,} probes of {result.other_photo_identities:,} identit"
+             f"{'y' if result.other_photo_identities == 1 else 'ies'}.")  # fmt: skip
+    fewest, most = result.faces_per_identity
+    if most > fewest:
+        text += (f" Identities have {fewest:,} to {most:,} gallery faces: scoring each by its closest face favours those "
+                 "with many, so a probe that carries no identity still lands on them more often than the chance level "
+                 "says; read a rate against the `original` and blur rows, and a handful of probes as anecdotal.")  # fmt: skip
+    return text
 
 
 def reidentification_headline(result: Reidentification) -> str:
