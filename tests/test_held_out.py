@@ -60,6 +60,17 @@ def test_agreement_reports_accuracy_majority_rate_and_kappa() -> None:
     assert agreement(original, original).kappa == pytest.approx(1.0)
 
 
+def test_sample_faces_is_seeded_and_keeps_the_order() -> None:
+    from ganon_utils.evaluation.held_out import sample_faces
+
+    ids = [f"f{i:02d}" for i in range(20)]
+    assert sample_faces(ids, None) == ids and sample_faces(ids, 30) == ids
+    picked = sample_faces(ids, 5, seed=3)
+    assert len(picked) == 5 and picked == sorted(picked) and picked == sample_faces(ids, 5, seed=3)
+    with pytest.raises(ValueError):
+        sample_faces(ids, 0)
+
+
 def test_detection_shares_each_detector_and_all() -> None:
     flags = pd.DataFrame({"face_id": list("abcd"), "yunet": [True, True, False, True], "mtcnn": [True, False, False, True]})
     assert detection_shares(flags, ["yunet", "mtcnn"]) == {"detected_yunet": 0.75, "detected_mtcnn": 0.5, "detected_all": 0.5}
@@ -147,5 +158,8 @@ def test_held_out_checks_on_a_constructed_run(tmp_path, monkeypatch) -> None:
 
     assert held_out_checks(stage01, stage03, ["absent"], detectors, RedOrGreen()).empty
     assert held_out_headline(held_out_checks(stage01, stage03, ["absent"], detectors, RedOrGreen())) == ""
+    sampled = held_out_checks(stage01, stage03, ["keep", "flip"], detectors, RedOrGreen(), max_faces=3, seed=1)
+    assert (sampled["faces"] <= 3).all() and sampled.set_index("method").loc["original", "faces"] == 3
+    assert sampled.set_index("method").loc["keep", "expression_faces"] == 3
     no_expression = held_out_checks(stage01, stage03, ["keep"], detectors, None)
     assert no_expression["kappa"].isna().all() and (no_expression["expression_faces"] == 0).all()

@@ -178,6 +178,16 @@ def target_text(table: pd.DataFrame, method: str) -> str:
     return "; ".join(parts)
 
 
+def sample_faces(face_ids: Sequence[str], max_faces: int | None, seed: int = 0) -> list[str]:
+    """``face_ids`` (in their order), or a seeded random sample of ``max_faces`` of them when there are more."""
+    if max_faces is None or len(face_ids) <= max_faces:
+        return list(face_ids)
+    if max_faces < 1:
+        raise ValueError(f"max_faces must be at least 1 or None, got {max_faces}")
+    keep = set(np.random.default_rng(seed).choice(len(face_ids), size=max_faces, replace=False).tolist())
+    return [f for i, f in enumerate(face_ids) if i in keep]
+
+
 def held_out_checks(
     preprocess_dir: PathLike,
     anonymized_dir: PathLike,
@@ -185,6 +195,8 @@ def held_out_checks(
     detectors: Sequence[str] | Mapping[str, FaceDetector] = CHECK_DETECTORS,
     classifier: ExpressionClassifier | None = None,
     *,
+    max_faces: int | None = None,
+    seed: int = 0,
     batch_size: int = 32,
     progress: bool = False,
 ) -> pd.DataFrame:
@@ -194,7 +206,8 @@ def held_out_checks(
     ``detected_all`` (shares), ``expression_faces``, ``expression_accuracy``, ``majority_rate``, ``kappa`` and
     ``target``. The originals' row covers the faces any checked method anonymised and has no expression values.
     ``detectors`` are names for :func:`build_detector` or built detectors; ``classifier`` None skips check 2.
-    Empty (no rows) when none of ``methods`` was run.
+    ``max_faces`` checks a seeded random sample of that many faces (None: all; a paper-sized dataset has tens of
+    thousands). Empty (no rows) when none of ``methods`` was run.
     """
     preprocess_dir, anonymized_dir = Path(preprocess_dir), Path(anonymized_dir)
     built = dict(detectors) if isinstance(detectors, Mapping) else build_detectors(detectors)
@@ -205,7 +218,8 @@ def held_out_checks(
     if not present:
         return pd.DataFrame(columns=columns)
     files = {method: anonymized_face_files(anonymized_dir, method) for method in present}
-    face_ids = sorted(set().union(*files.values()))
+    face_ids = sample_faces(sorted(set().union(*files.values())), max_faces, seed)
+    files = {method: {f: path for f, path in method_files.items() if f in set(face_ids)} for method, method_files in files.items()}
     faces, _ = read_stage_outputs(preprocess_dir)
     originals = {f: preprocess_dir / p for f, p in zip(faces["face_id"], faces["face_path"]) if p and f in set(face_ids)}
     agreements = {}
