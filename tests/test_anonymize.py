@@ -907,3 +907,17 @@ def test_compile_failure_says_how_to_run_without_it(monkeypatch) -> None:
     with pytest.raises(RuntimeError, match="(?s)compiler.*without compile"):
         synthesizer.synthesize(np.zeros((2, 64, 64, 3), np.uint8), 64)
     torch._dynamo.reset()
+
+
+def test_photos_named_alike_in_two_subfolders_give_two_outputs(tmp_path, astronaut) -> None:
+    folder = tmp_path / "in"
+    (folder / "A").mkdir(parents=True)
+    (folder / "B").mkdir()
+    Image.fromarray(astronaut).save(folder / "A" / "person.png")
+    Image.fromarray(astronaut[:, ::-1]).save(folder / "B" / "person.png")
+    for keep_names, expected in ((False, ["photo_000001.png", "photo_000002.png"]), (True, ["A/person.png", "B/person.png"])):
+        out = tmp_path / f"out_{keep_names}"
+        result = anonymize_photos(folder, out, "pixel8", progress=False, keep_names=keep_names)
+        assert sorted(result.photos["photo_path"]) == expected and (result.photos["status"] == "ok").all()
+        first, second = (np.asarray(Image.open(out / "pixel8" / p)) for p in sorted(result.photos["photo_path"]))
+        assert not np.array_equal(first, second)  # each its own photo's result
