@@ -204,6 +204,26 @@ def test_a_replaced_input_is_done_again_and_its_old_faces_removed(tmp_path, demo
     assert record["source_sha256"] == hashlib.sha256((folder / "photo.jpg").read_bytes()).hexdigest()
 
 
+def test_an_image_moved_to_another_split_is_done_again(tmp_path, astronaut) -> None:
+    """A changed split rule (e.g. another val_fraction) moves an image to another split: its faces must follow, not
+    stay under the old split's folder with the old split in faces.csv."""
+    from dataclasses import replace
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(astronaut).save(folder / "a.png")
+    out = tmp_path / "out"
+    tasks = [replace(task, split="train") for task in tasks_from_folder(folder)]
+    first = run_preprocess(tasks, out, PreprocessConfig(), n_workers=0, progress=False)
+    assert first.faces["split"].tolist() == ["train"] and first.faces["face_path"].iloc[0].startswith("faces/train/")
+    moved = run_preprocess([replace(task, split="val") for task in tasks], out, PreprocessConfig(), n_workers=0, progress=False)
+    assert moved.processed == 1 and moved.faces["split"].tolist() == ["val"]
+    assert moved.faces["face_path"].iloc[0].startswith("faces/val/") and (out / moved.faces["face_path"].iloc[0]).is_file()
+    assert not list((out / "faces" / "train").glob("*.png"))  # nothing left under the old split
+    again = run_preprocess([replace(task, split="val") for task in tasks], out, PreprocessConfig(), n_workers=0, progress=False)
+    assert again.processed == 0
+
+
 def test_a_run_removes_the_temporary_files_of_a_killed_run(tmp_path, astronaut) -> None:
     folder = tmp_path / "in"
     folder.mkdir()

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -412,18 +413,26 @@ def run_preprocess(
 
 
 def finished_records(tasks: Sequence[ImageTask], output_dir: Path) -> dict[str, dict]:
-    """Records of the tasks whose input is byte for byte the one recorded; the others' old outputs are removed
+    """Records of the tasks they were made for (:func:`record_matches_task`); the others' old outputs are removed
     (a replaced photo must not keep the faces of the one it replaced)."""
     done = {}
     for task in tasks:
         record = read_record(output_dir, task.image_id)
         if record is None:
             continue
-        if record.get("source_sha256") and record["source_sha256"] == content_sha256(task.source):
+        if record_matches_task(record, task):
             done[task.image_id] = record
         else:
             discard_record(output_dir, record)
     return done
+
+
+def record_matches_task(record: Mapping[str, Any], task: ImageTask) -> bool:
+    """True when ``record`` was made from this very input: the same bytes (SHA-256), and the same split, relative
+    path and frame (a dataset whose split rule changed puts the image in another split, and its files elsewhere)."""
+    same_bytes = bool(record.get("source_sha256")) and record["source_sha256"] == content_sha256(task.source)
+    same_place = (record.get("split"), record.get("source"), record.get("frame")) == (task.split, task.relative_path, task.frame)
+    return same_bytes and same_place
 
 
 def discard_record(output_dir: Path, record: dict) -> None:
