@@ -170,3 +170,22 @@ def test_every_list_parameter_of_a_notebook_goes_through_name_list() -> None:
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
         for name in lists:
             assert f'name_list({name}, "{name}"' in code, f"{path.name}: {name}"
+
+
+def test_every_parameters_cell_parses_in_papermill_without_a_warning(caplog) -> None:
+    """papermill reads each line of a parameters cell (for --help-notebook and type hints) and logs 'Unable to parse'
+    onto the terminal for a line it cannot read (an '=' inside the comment does it): every parameter must parse."""
+    import ast
+    import logging
+
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    for path in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
+        cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+        with caplog.at_level(logging.WARNING, logger="papermill"):
+            caplog.clear()
+            parsed = [p.name for p in PythonTranslator.inspect(cell)]
+        assert not [r.getMessage() for r in caplog.records], path.name
+        assigned = [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets]
+        assert parsed == assigned, path.name
