@@ -13,7 +13,7 @@ from PIL import Image
 
 from ganon_utils.evaluation import build_embedder, cosine_distance, identity_distances, summarize_identity
 from ganon_utils.evaluation.anonymity import PAPER_TABLE1, common_face_ids, read_embedding_cache, table1_caption
-from ganon_utils.evaluation.identity import SFaceEmbedder, recognizer_note, recognizer_weight_path
+from ganon_utils.evaluation.identity import SFaceEmbedder, recognizer_note
 from ganon_utils.image_io import load_image
 from ganon_utils.readiness import run_problems
 from ganon_utils.weights import MissingWeightError, weight_path
@@ -233,7 +233,7 @@ def test_table1_common_averages_only_over_faces_every_method_has() -> None:
 def test_vgg_face_fails_fast_naming_its_pytorch_weight_file(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
     expected = tmp_path / "home" / ".deepface" / "weights" / "vgg_face_weights.pth"
-    assert recognizer_weight_path("vgg_face") == expected
+    assert weight_path("vgg_face") == expected
     with pytest.raises(MissingWeightError, match="vgg_face_weights.pth") as error:
         build_embedder("vgg-face")
     assert str(expected) in str(error.value) and "serengil/deepface_models" in str(error.value)
@@ -249,7 +249,7 @@ def test_vgg_face_runs_deepface_with_the_weight_file(stage01, tmp_path, monkeypa
 
     monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path / "home"))
     torch.manual_seed(0)
-    path = recognizer_weight_path("vgg_face")
+    path = weight_path("vgg_face")
     path.parent.mkdir(parents=True)
     # random weights at DeepFace's own path, in half precision to keep the file at 290 MB
     torch.save({k: v.half() for k, v in VggFaceBaseModel().state_dict().items()}, path)

@@ -231,6 +231,14 @@ def read_method_manifest(anonymized_dir: PathLike, method: str) -> pd.DataFrame:
     return manifest
 
 
+def anonymized_face_files(anonymized_dir: PathLike, method: str, manifest: pd.DataFrame | None = None) -> dict[str, Path]:
+    """face id -> file of every face ``method`` anonymised (its stage-03 manifest, read here unless given)."""
+    if manifest is None:
+        manifest = read_method_manifest(anonymized_dir, method)
+    done = manifest[manifest["status"].isin(ANONYMIZED_STATUSES) & (manifest["face_path"] != "")]
+    return {f: Path(anonymized_dir) / method / p for f, p in zip(done["face_id"], done["face_path"])}
+
+
 @dataclass
 class IdentityEvaluation:
     """The per-face distance table and the embeddings it came from (``original`` and each method: face id -> vector),
@@ -281,8 +289,7 @@ def identity_evaluation(
         rows = _distance_rows(faces, ORIGINAL, originals.embeddings, originals, originals.errors, {})
         for method, manifest in manifests.items():
             manifest = manifest[manifest["face_id"].isin(original_files)]
-            done = manifest[manifest["status"].isin(ANONYMIZED_STATUSES) & (manifest["face_path"] != "")]
-            files = {f: anonymized_dir / method / p for f, p in zip(done["face_id"], done["face_path"])}
+            files = anonymized_face_files(anonymized_dir, method, manifest)
             anonymized = embed_faces(
                 files, embedder, cache_path=cache_for(method), batch_size=batch_size, advance=bar.update,
                 fallback_rows=originals.rows,

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES, GANONYMIZATION
-from ganon_utils.evaluation.anonymity import ORIGINAL, read_method_manifest
+from ganon_utils.anonymize.pipeline import GANONYMIZATION
+from ganon_utils.evaluation.anonymity import ORIGINAL, anonymized_face_files
 from ganon_utils.evaluation.classifiers import ExpressionClassifier
 from ganon_utils.evaluation.degenerate import majority_rate
 from ganon_utils.evaluation.probabilities import PROBABILITY_PREFIX, STATUS_OK, class_probabilities, probability_columns
@@ -128,13 +128,6 @@ def detection_shares(flags: pd.DataFrame, detectors: Sequence[str]) -> dict[str,
     shares = {f"detected_{name}": float(flags[name].mean()) for name in detectors}
     shares[f"detected_{ALL_DETECTORS}"] = float(flags[list(detectors)].all(axis=1).mean())
     return shares
-
-
-def anonymized_face_files(anonymized_dir: PathLike, method: str) -> dict[str, Path]:
-    """face id -> file of every face ``method`` anonymised (its stage-03 manifest)."""
-    manifest = read_method_manifest(anonymized_dir, method)
-    done = manifest[manifest["status"].isin(ANONYMIZED_STATUSES) & (manifest["face_path"] != "")]
-    return {f: Path(anonymized_dir) / method / p for f, p in zip(done["face_id"], done["face_path"])}
 
 
 def available_methods(anonymized_dir: PathLike, methods: Sequence[str]) -> list[str]:

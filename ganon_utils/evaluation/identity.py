@@ -77,30 +77,21 @@ YUNET_ROW = 15
 class YuNetFaceRows:
     """YuNet's detection row (:data:`YUNET_ROW` floats) of the face in an aligned face crop, for ``alignCrop``.
 
-    Same model file and input scaling as the preprocess package's ``yunet`` detector
-    (:class:`ganon_utils.preprocess.detection.YuNetDetector`), which keeps only the eyes; here the whole row is
-    kept, in the crop's own pixel coordinates. Of several detections, one whose box holds the crop's centre (the
-    stage-01 crop is centred on its face) and, among those, the highest score.
+    The preprocess package's ``yunet`` detector (:class:`ganon_utils.preprocess.detection.YuNetDetector`, the same
+    model file and input scaling), keeping its whole rows. Of several detections, one whose box holds the crop's
+    centre (the stage-01 crop is centred on its face) and, among those, the highest score.
     """
 
     def __init__(self, threshold: float = 0.6, nms_threshold: float = 0.3, min_side: int = 640) -> None:
-        from ganon_utils.preprocess.detection import YUNET_FILE, YUNET_PACKAGE
+        from ganon_utils.preprocess.detection import YUNET_FILE, YuNetDetector
 
-        self.path = packaged_model_file(YUNET_PACKAGE, YUNET_FILE, "the YuNet face detector (SFace's alignment)")
-        self._model = cv2.FaceDetectorYN.create(str(self.path), "", (320, 320), threshold, nms_threshold, 5000)
-        self.threshold, self.min_side = threshold, min_side
+        self.path = Path(YUNET_FILE)
+        self._detector = YuNetDetector(threshold, nms_threshold, max_pixels=0, min_side=min_side, top_k=5000)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
-        from ganon_utils.preprocess.detection import detection_scale, resized
-
-        scale = detection_scale(*rgb.shape[:2], 0, self.min_side)
-        image = np.ascontiguousarray(resized(rgb, scale)[..., ::-1])  # the model expects BGR
-        self._model.setInputSize((image.shape[1], image.shape[0]))
-        _, found = self._model.detect(image)
-        if found is None or not len(found):
+        rows = self._detector.rows(rgb)
+        if not len(rows):
             return None
-        rows = np.asarray(found, np.float32).reshape(-1, YUNET_ROW).copy()
-        rows[:, :14] /= scale
         cy, cx = rgb.shape[0] / 2, rgb.shape[1] / 2
         central = (rows[:, 0] <= cx) & (cx <= rows[:, 0] + rows[:, 2]) & (rows[:, 1] <= cy) & (cy <= rows[:, 1] + rows[:, 3])
         candidates = rows[central] if central.any() else rows
@@ -170,11 +161,6 @@ def embedder_aligns(embedder: object) -> bool:
     return bool(getattr(embedder, "aligns", False)) and callable(getattr(embedder, "detect_face", None))
 
 
-def recognizer_weight_path(key: str) -> Path:
-    """Where weight file ``key`` must be placed (whether or not it exists)."""
-    return weight_path(key)
-
-
 @dataclass
 class DeepFaceEmbedder:
     """A DeepFace recognition model (the paper: Facenet512; the authors' code: VGG-Face) on already aligned faces
@@ -225,7 +211,7 @@ def recognizer_weight_problems(name: str) -> list[str]:
     key = RECOGNIZER_WEIGHTS.get(name)
     if key is None:
         return []
-    path = recognizer_weight_path(key)
+    path = weight_path(key)
     return [] if path.is_file() and path.stat().st_size > 0 else [missing_weight_message(key)]
 
 

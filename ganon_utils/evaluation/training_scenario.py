@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES
-from ganon_utils.evaluation.anonymity import ORIGINAL, read_method_manifest
+from ganon_utils.evaluation.anonymity import ORIGINAL, anonymized_face_files
 from ganon_utils.evaluation.classifiers import ExpressionClassifier, landmark_box
 from ganon_utils.evaluation.expression import paper_emotion
 from ganon_utils.image_io import image_id_for, load_image
@@ -149,9 +148,7 @@ def version_faces(labels: pd.DataFrame, preprocess_dir: PathLike, anonymized_dir
         faces, _ = read_stage_outputs(preprocess_dir)
         paths = {f: str(Path(preprocess_dir) / p) for f, p in zip(faces["face_id"], faces["face_path"]) if p}
     else:
-        manifest = read_method_manifest(anonymized_dir, version)
-        done = manifest[manifest["status"].isin(ANONYMIZED_STATUSES) & (manifest["face_path"] != "")]
-        paths = {f: str(Path(anonymized_dir) / version / p) for f, p in zip(done["face_id"], done["face_path"])}
+        paths = {f: str(path) for f, path in anonymized_face_files(anonymized_dir, version).items()}
     table = labels.assign(path=labels["face_id"].map(paths))
     return table.dropna(subset=["path"]).reset_index(drop=True)
 

