@@ -27,11 +27,40 @@ PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat1
 """Names of the numeric precisions a stage can run its network in; None means plain float32."""
 
 
+AUTO_PRECISION = "auto"
+"""A precision setting that becomes ``bf16`` where the device computes in bf16 natively, else ``fp32``."""
+
+
 def precision_dtype(precision: str) -> torch.dtype | None:
     """The autocast dtype of ``precision`` (``"fp32"``: None, no autocast); ValueError for an unknown name."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     return PRECISIONS[precision]
+
+
+def check_precision(precision: str) -> None:
+    """ValueError unless ``precision`` is one of :data:`PRECISIONS` or :data:`AUTO_PRECISION`."""
+    if precision != AUTO_PRECISION:
+        precision_dtype(precision)
+
+
+def has_fast_bf16(device: torch.device) -> bool:
+    """True where bf16 autocast runs on bf16 hardware paths: CUDA GPUs that support bf16, and CPUs for which
+    oneDNN has bf16 kernels (AVX-512 or newer). On an AVX2-only CPU bf16 is emulated: measured on 2 such cores,
+    a ConvNeXt-tiny step at 64 px took 7.4 s in bf16 against 0.52 s in float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"auto"`` -> ``"bf16"`` where :func:`has_fast_bf16`, else ``"fp32"``; other names are checked and kept."""
+    check_precision(precision)
+    if precision == AUTO_PRECISION:
+        return "bf16" if has_fast_bf16(device) else "fp32"
+    return precision
 
 
 def configure_cuda() -> None:

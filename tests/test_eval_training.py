@@ -290,3 +290,31 @@ def test_multi_label_training_with_attribute_weights_is_its_own_run(tmp_path) ->
     assert "attribute_weights" not in (tmp_path / "plain" / "config.json").read_text()  # as runs from before the option
     with pytest.raises(ValueError, match="attribute_weights"):
         train_classifier(table, table, classes, tmp_path / "plain", replace(config, attribute_weights=True), device="cpu")
+
+
+def test_auto_precision_takes_bf16_only_where_the_device_has_it(monkeypatch) -> None:
+    from ganon_utils import devices
+
+    cpu = torch.device("cpu")
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda native=native: native)
+        assert devices.resolve_precision("auto", cpu) == expected
+        assert devices.resolve_precision("fp32", cpu) == "fp32" and devices.resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(ValueError, match="precision"):
+        devices.resolve_precision("fp16", cpu)
+    assert ClassifierConfig().precision == "auto"
+
+
+def test_a_classifier_run_records_the_precision_auto_chose(stage01, labelled, tmp_path, monkeypatch) -> None:
+    import json
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    faces = version_faces(labelled, stage01, stage01, "original")
+    train, val = faces[faces["split"] == "train"], faces[faces["split"] == "val"]
+    config = ClassifierConfig(**{**TINY.__dict__, "epochs": 1, "precision": "auto"})
+    train_classifier(train, val, ["happy", "sad"], tmp_path / "auto", config, device="cpu")
+    assert json.loads((tmp_path / "auto" / "config.json").read_text())["config"]["precision"] == "fp32"
+    # the folder is the fp32 one: an explicit fp32 call resumes it, a bf16 call is refused
+    train_classifier(train, val, ["happy", "sad"], tmp_path / "auto", ClassifierConfig(**{**config.__dict__, "precision": "fp32"}), device="cpu")
+    with pytest.raises(ValueError, match="precision"):
+        train_classifier(train, val, ["happy", "sad"], tmp_path / "auto", ClassifierConfig(**{**config.__dict__, "precision": "bf16"}), device="cpu")

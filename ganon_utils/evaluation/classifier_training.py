@@ -4,10 +4,12 @@ The same classifier is trained once on the original faces and once on each metho
 train split, and every one is evaluated on the ORIGINAL validation faces. Recipe (the authors' classifier):
 torchvision ConvNeXt-base from ImageNet weights with a new last layer, cross-entropy with class weights from
 the train split, AdamW (lr 3e-4, weight decay 1e-3), learning rate reduced on a validation-loss plateau of 3
-epochs, early stopping, random horizontal flip (p = 0.5), ImageNet transforms. One deviation by default: the
-networks run under bf16 autocast in channels-last layout (``precision="bf16"``; weights, optimiser and
+epochs, early stopping, random horizontal flip (p = 0.5), ImageNet transforms. One deviation by default where
+the hardware has bf16: the networks run under bf16 autocast in channels-last layout (``precision="bf16"``, the
+choice of the default ``"auto"`` on GPUs and AVX-512 CPUs; weights, optimiser and
 losses stay float32), 2.5-3x faster than the authors' float32 on CPUs with bf16 and more on GPUs;
-``precision="fp32"`` trains as they did.
+``precision="fp32"`` trains as they did; ``precision="auto"`` takes bf16 only where the device computes it
+natively (on an AVX2-only CPU bf16 is emulated and 14x slower; :func:`ganon_utils.devices.has_fast_bf16`).
 
 Each run writes ``<output_dir>/last.pt`` after every epoch (the next call resumes from it), ``best.pt``
 (lowest validation loss, the one that is evaluated), ``log.csv`` and ``config.json``.
@@ -19,7 +21,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from ganon_utils.atomic_files import atomic_path, write_csv_atomic, write_text_atomic
-from ganon_utils.devices import configure_cuda, precision_dtype, resolve_device
+from ganon_utils.devices import check_precision, configure_cuda, precision_dtype, resolve_device, resolve_precision
 from ganon_utils.evaluation.classifiers import (
     CLASSIFIER_FORMAT,
     PAPER_ARCHITECTURE,
@@ -67,10 +69,11 @@ class ClassifierConfig:
     attribute_weights: bool = False  # multi-label only: the BCE weighted per attribute, as the authors' code
     num_workers: int = 0
     seed: int = 0
-    precision: str = "bf16"  # "bf16": autocast + channels-last (our default, faster); "fp32": the authors' arithmetic
+    precision: str = "auto"  # "bf16": autocast + channels-last (faster); "fp32": the authors' arithmetic; "auto": bf16
+    # where the device computes it natively (GPUs, AVX-512 CPUs), else fp32 (recorded as the one used)
 
     def __post_init__(self) -> None:
-        precision_dtype(self.precision)  # ValueError for an unknown name, before any work
+        check_precision(self.precision)  # ValueError for an unknown name, before any work
 
 
 class FaceImages(Dataset):
@@ -220,12 +223,13 @@ def train_classifier(
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    device_ = resolve_device(device)
+    config = replace(config, precision=resolve_precision(config.precision, device_))  # "auto" -> what runs
     fixed = {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES}
     if not config.attribute_weights:  # runs from before the option hold no such key
         fixed.pop("attribute_weights")
     record = {"config": fixed, "classes": list(classes), "train_faces": len(train), "val_faces": len(val)}
     _check_record(output_dir / "config.json", record)
-    device_ = resolve_device(device)
     if device_.type == "cuda":
         configure_cuda()
     torch.manual_seed(config.seed)
