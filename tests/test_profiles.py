@@ -95,7 +95,13 @@ def test_demo_profile_uses_offline_backends_and_paper_the_papers() -> None:
     demo = notebook_parameters(load_profile("demo"), "01_preprocess")
     paper = notebook_parameters(load_profile("paper"), "01_preprocess")
     assert (demo["detector"], demo["segmenter"]) == ("yunet+centerface", "selfie")
-    assert demo["datasets"] == {"demo": {"root": "data/demo"}}
+    assert set(demo["datasets"]) == {"demo", "demo_training"}  # evaluation and training people (issue 11)
+    assert demo["datasets"]["demo"]["options"]["csv"] == "evaluation.csv"
+    assert demo["datasets"]["demo_training"]["options"]["csv"] == "training.csv"
+    assert demo["datasets"]["demo_training"]["settings"] == {"detector": "yunet", "image_size": 256}
+    later = {stem: notebook_parameters(load_profile("demo"), stem) for stem in ("02_train_pix2pix", "03_anonymize")}
+    assert later["02_train_pix2pix"]["preprocess_dir"] == "data/processed/demo_training"
+    assert later["03_anonymize"]["datasets"] == ["demo"]  # the generator never anonymises its training people
     assert set(paper["datasets"]) == {"celeba", "wider_face", "affectnet", "ckplus", "faces"}
     assert (paper["detector"], paper["segmenter"], paper["n_workers"]) == ("retinaface", "head_unet_bgr", None)
 

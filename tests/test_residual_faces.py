@@ -96,7 +96,8 @@ def group_of_24(demo_dir, tmp_path_factory):
     from ganon_utils.preprocess.composed_groups import compose_group_photo, face_crops, mirrored
     from ganon_utils.preprocess.detection import build_detector
 
-    photos = [load_image(p).rgb for p in sorted((demo_dir / "portraits").glob("*")) + sorted((demo_dir / "video_frames").glob("*"))]
+    frames = sorted((demo_dir / "training_frames").glob("*.png"))[::85]  # 12 frames of the 3 training people
+    photos = [load_image(p).rgb for p in sorted((demo_dir / "portraits").glob("*")) + frames]
     crops = face_crops(photos, build_detector("yunet"))
     crops = (crops + mirrored(crops))[:24]
     assert len(crops) == 24
