@@ -339,6 +339,27 @@ def test_generator_size_comes_from_the_checkpoint_else_the_face_size(tmp_path) -
         FaceSynthesizer.from_checkpoint(bare, device="cpu", image_size=100)
 
 
+def test_landmarks_are_drawn_at_the_crop_side_the_generator_was_trained_on(tmp_path) -> None:
+    """A generator trained on 256 px crops gets landmark images drawn at 256 px also for 512 px faces (the plus marks
+    as thick as in training); without a recorded side they are drawn at the faces' own side, as the authors did."""
+    from ganon_utils.anonymize.synthesis import landmark_images
+
+    torch.manual_seed(0)
+    generator, discriminator = GeneratorUNet(num_downs=5, base_channels=4), Discriminator(base_channels=4)
+    record = {"config": {"image_size": 64}, "data": {"preprocess_dir": "/x", "train_faces": 9, "crop_size": 256}}
+    path = save_checkpoint(tmp_path / "run.pt", generator=generator, discriminator=discriminator,
+                           optimizer_generator=torch.optim.Adam(generator.parameters()),
+                           optimizer_discriminator=torch.optim.Adam(discriminator.parameters()), epoch=1, step=1, config=record)  # fmt: skip
+    trained_at_256 = FaceSynthesizer.from_checkpoint(path, device="cpu")
+    points = np.random.default_rng(0).uniform(0.2, 0.8, size=(478, 3)).astype(np.float32)
+    assert trained_at_256.crop_size == 256
+    style = trained_at_256.landmark_style
+    assert np.array_equal(trained_at_256.landmark_images([points], 512), landmark_images([points], 256, style))
+    unrecorded = FaceSynthesizer(generator, image_size=64, device="cpu", landmark_style=style)
+    assert np.array_equal(unrecorded.landmark_images([points], 512), landmark_images([points], 512, style))
+    assert synthesis.describe_checkpoint(path).training_data == record["data"]
+
+
 def test_missing_checkpoint_says_where_to_get_one(stage01, tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="NsLjQYey65") as error:
         anonymize_preprocessed(stage01, tmp_path, "ganonymization", checkpoint=None, progress=False)

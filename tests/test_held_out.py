@@ -163,3 +163,43 @@ def test_held_out_checks_on_a_constructed_run(tmp_path, monkeypatch) -> None:
     assert sampled.set_index("method").loc["keep", "expression_faces"] == 3
     no_expression = held_out_checks(stage01, stage03, ["keep"], detectors, None)
     assert no_expression["kappa"].isna().all() and (no_expression["expression_faces"] == 0).all()
+
+
+def stage01_with_subjects(folder: Path, subjects: dict[str, str] | None) -> Path:
+    """A stage-01 folder with one face per photo; ``subjects`` (photo path -> subject) become its dataset manifest
+    (None: a plain folder, no manifest)."""
+    from ganon_utils.image_io import image_id_for
+
+    photos = list(subjects) if subjects is not None else ["p0.jpg", "p1.jpg"]
+    folder.mkdir(parents=True)
+    rows = [{"face_id": f"{image_id_for(p)}_0", "image_id": image_id_for(p), "split": "all", "status": "ok",
+             "face_path": "", "landmarks_path": ""} for p in photos]  # fmt: skip
+    pd.DataFrame(rows).to_csv(folder / "faces.csv", index=False)
+    (folder / "config.json").write_text(json.dumps({"image_size": 48}))
+    if subjects is not None:
+        pd.DataFrame({"image_path": photos, "subject": list(subjects.values())}).to_csv(
+            folder / "dataset_manifest.csv", index=False
+        )
+    return folder
+
+
+def test_training_overlap_names_shared_people_and_the_same_folder(tmp_path) -> None:
+    from ganon_utils.evaluation.held_out import training_overlap
+
+    training = stage01_with_subjects(tmp_path / "train", {"t/a0.png": "anna", "t/a1.png": "anna", "t/b0.png": "ben"})
+    disjoint = stage01_with_subjects(tmp_path / "eval", {"e/c.jpg": "cara", "e/d.jpg": "dan", "e/group.jpg": ""})
+    shared = stage01_with_subjects(tmp_path / "eval2", {"e/b.jpg": "ben", "e/d.jpg": "dan"})
+    unnamed = stage01_with_subjects(tmp_path / "plain", None)
+    record = {"preprocess_dir": str(training), "train_split": None, "train_faces": 3}
+
+    found = training_overlap(record, disjoint)
+    assert found.training_subjects == {"anna", "ben"} and found.evaluated_subjects == {"cara", "dan"}
+    assert not found.shared and not found.same_folder
+    assert found.markdown() == (f"The generator was trained on 3 faces of 2 people (`{training}`); none of the 2 named "
+                                "people anonymised here is among them.")  # fmt: skip
+    found = training_overlap(record, shared)
+    assert found.shared == {"ben"} and found.markdown().startswith("> **Warning:**") and "ben" in found.markdown()
+    found = training_overlap(record, training)  # the generator anonymises its own training faces
+    assert found.same_folder and "the very faces anonymised here" in found.markdown()
+    assert "cannot be checked" in training_overlap(record, unnamed).markdown()
+    assert "does not record its training data" in training_overlap(None, disjoint).markdown()

@@ -229,3 +229,38 @@ def test_caption_warns_when_identities_have_unequal_gallery_sizes() -> None:
     assert "1 to 2 gallery faces" in caption and "6 probes of 3 identities" in caption
     even = reidentification_attack(*toy_faces(4, 2)[:3], IDENTITY_FROM_SUBJECT)
     assert "gallery faces:" not in reidentification_caption(even)
+
+
+def test_crops_and_copies_of_one_photo_are_not_other_photos_of_the_person() -> None:
+    """A partial-face crop of the probe's photo must leave the gallery with the photo itself in other_photos."""
+    embeddings, faces, identities = toy_faces(4, 2)  # img0, img1: person 0; img2, img3: person 1; ...
+    crop_of_img0 = "crop0_0"
+    for version in embeddings.values():  # the crop embeds like its photo (as a partial crop nearly does)
+        version[crop_of_img0] = version["img0_0"].copy()
+    faces = pd.concat([faces, pd.DataFrame({"face_id": [crop_of_img0], "image_id": ["crop0"]})], ignore_index=True)
+    identities[crop_of_img0] = identities["img0_0"]
+    plain = reidentification_attack(embeddings, faces, identities, IDENTITY_FROM_SUBJECT).table.set_index(["method", "gallery"])
+    grouped = reidentification_attack(embeddings, faces, identities, IDENTITY_FROM_SUBJECT, photos={"crop0": "img0"})
+    grouped = grouped.table.set_index(["method", "gallery"])
+    # without the grouping the crop counts as another photo of person 0: img0's probe finds it at distance 0
+    assert plain.loc[("same", OTHER_PHOTOS), "same_person_pairs"] == grouped.loc[("same", OTHER_PHOTOS), "same_person_pairs"] + 2
+    assert grouped.loc[("same", OTHER_PHOTOS), "probes"] == plain.loc[("same", OTHER_PHOTOS), "probes"] == 9
+    assert grouped.loc[("same", SAME_PHOTO), "same_person_pairs"] == plain.loc[("same", SAME_PHOTO), "same_person_pairs"]
+
+
+def test_photo_groups_from_the_generic_adapters_photo_column(tmp_path) -> None:
+    from ganon_utils.datasets import load_dataset, photo_groups, write_manifest
+    from ganon_utils.image_io import image_id_for
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    for name in ("a.jpg", "a_crop.jpg", "b.jpg"):
+        (root / name).write_bytes(b"x")
+    (root / "list.csv").write_text("image_path,subject,photo\na.jpg,ann,\na_crop.jpg,ann,a.jpg\nb.jpg,ann,\n")
+    manifest = load_dataset("generic", root, csv="list.csv", label_column=None, subject_column="subject", photo_column="photo")
+    assert dict(zip(manifest["image_path"], manifest["photo"])) == {"a.jpg": "a.jpg", "a_crop.jpg": "a.jpg", "b.jpg": "b.jpg"}
+    stage01 = tmp_path / "stage01"
+    write_manifest(manifest, stage01 / "dataset_manifest.csv")
+    groups = photo_groups(stage01)
+    assert groups[image_id_for("a_crop.jpg")] == image_id_for("a.jpg") and groups[image_id_for("b.jpg")] == image_id_for("b.jpg")
+    assert photo_groups(tmp_path / "no_manifest") == {}

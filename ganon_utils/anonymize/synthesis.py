@@ -120,6 +120,7 @@ class CheckpointInfo:
     image_size: int | None  # training side recorded in the file, if any
     epoch: int | None
     landmark_style: str = DEFAULT_STYLE  # how its training landmark images were drawn
+    training_data: Mapping[str, Any] | None = None  # notebook 02's record: preprocess_dir, train_split, train_faces
 
     @property
     def paper_architecture(self) -> bool:
@@ -159,7 +160,16 @@ def describe_checkpoint(path: PathLike) -> CheckpointInfo:
         image_size=checkpoint_image_size(checkpoint),
         epoch=int(epoch) if isinstance(epoch, int) else None,
         landmark_style=checkpoint_landmark_style(checkpoint),
+        training_data=checkpoint_training_data(checkpoint),
     )
+
+
+def checkpoint_training_data(checkpoint: Any) -> dict[str, Any] | None:
+    """The training data a checkpoint of this package records (``config["data"]``: the stage-01 folder, split and
+    face count); None for other checkpoints (the authors' Lightning files do not name theirs)."""
+    config = checkpoint.get("config") if isinstance(checkpoint, Mapping) else None
+    data = config.get("data") if isinstance(config, Mapping) else None
+    return dict(data) if isinstance(data, Mapping) and data.get("preprocess_dir") else None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -282,9 +292,11 @@ class FaceSynthesizer:
         precision: str = "fp32",
         compile: bool = False,
         landmark_style: str = DEFAULT_STYLE,
+        crop_size: int | None = None,
     ) -> None:
         self._autocast_dtype = precision_dtype(precision)
         self.landmark_style = check_style(landmark_style)
+        self.crop_size = None if crop_size is None else int(crop_size)  # side its training landmarks were drawn at
         self.device = resolve_device(device)
         self.generator = generator.to(self.device).eval()
         self.image_size = int(image_size)
@@ -319,14 +331,18 @@ class FaceSynthesizer:
         except (ValueError, RuntimeError) as error:
             raise ValueError(f"{path}: {error}") from error
         size = image_size or checkpoint_image_size(checkpoint) or fallback_image_size
+        crop_size = (checkpoint_training_data(checkpoint) or {}).get("crop_size")
         return cls(generator, image_size=size, device=device, precision=precision, compile=compile,
-                   landmark_style=checkpoint_landmark_style(checkpoint))  # fmt: skip
+                   landmark_style=checkpoint_landmark_style(checkpoint),
+                   crop_size=crop_size if isinstance(crop_size, int) else None)  # fmt: skip
 
     def landmark_images(self, landmarks: Sequence[np.ndarray | None], crop_size: int | None = None) -> np.ndarray:
-        """The landmark images of ``landmarks`` in the generator's training style, drawn at ``crop_size`` (the
-        face crop's side, as the authors drew them; default the generator's side) and resized to the generator's
-        side when it runs (:func:`images_to_input`)."""
-        return landmark_images(landmarks, int(crop_size or self.image_size), self.landmark_style)
+        """The landmark images of ``landmarks`` in the generator's training style, drawn at the side its training
+        landmark images were drawn at (the training crop side its checkpoint records, ``self.crop_size``; else
+        ``crop_size``, the side of the faces' own crops, as the authors drew them; else the generator's side) and
+        resized to the generator's side when it runs (:func:`images_to_input`). Drawn at another side, the plus
+        marks come out thicker or thinner than the generator ever saw them."""
+        return landmark_images(landmarks, int(self.crop_size or crop_size or self.image_size), self.landmark_style)
 
     def synthesize(self, landmark_batch: np.ndarray, output_size: int | None = None) -> np.ndarray:
         """Faces for a batch of rendered landmark images, resized to ``output_size`` x ``output_size``."""

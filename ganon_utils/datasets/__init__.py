@@ -26,7 +26,10 @@ from .manifest import (
     SPLITS,
     filter_splits,
     manifest_problems,
+    photo_groups,
+    photo_subjects,
     read_manifest,
+    subjects_of,
     validate_manifest,
     write_manifest,
 )
@@ -140,7 +143,10 @@ __all__ = [
     "dataset_spec",
     "load_dataset",
     "manifest_problems",
+    "photo_groups",
+    "photo_subjects",
     "read_manifest",
+    "subjects_of",
     "validate_manifest",
     "write_manifest",
 ]

@@ -9,8 +9,9 @@ With ``labels_from_folders=False`` every image below the root is an unlabelled r
 
 CSV mode (``csv="labels.csv"``, a path relative to the root or absolute): one row per image,
 with a path column (relative to the root), optionally a class label column, 0/1 (or -1/1)
-attribute columns, a split column (train/val/test, also ``validation``, ``0/1/2``) and a subject
-column; all column names are parameters.
+attribute columns, a split column (train/val/test, also ``validation``, ``0/1/2``), a subject
+column and a photo column (the photo a file was derived from, e.g. a crop of another file; empty: the file
+itself); all column names are parameters.
 
 Labels are lower-cased. Class order (``label_index``) is ``classes`` when given, otherwise
 alphabetical. Without split folders or a split column, ``val_fraction`` of the subjects (when a
@@ -30,6 +31,7 @@ from .manifest import SPLITS, build_manifest, list_images
 from .splits import split_by_item, split_by_subject
 
 NAME = "generic"
+PHOTO_COLUMN = "photo"  # manifest column: the photo a file derives from (see load's photo_column)
 URL = ""
 CLASSES: tuple[str, ...] = ()
 
@@ -111,9 +113,10 @@ def _csv_rows(
     split_column: str | None,
     subject_column: str | None,
     attribute_columns: Sequence[str],
+    photo_column: str | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    wanted = [path_column, label_column, split_column, subject_column, *attribute_columns]
+    wanted = [path_column, label_column, split_column, subject_column, photo_column, *attribute_columns]
     absent = [c for c in wanted if c is not None and c not in table.columns]
     if absent:
         raise ValueError(f"{csv_path}: missing column(s) {absent}; found {list(table.columns)}")
@@ -121,6 +124,9 @@ def _csv_rows(
     out["split"] = [normalise_split(v) for v in table[split_column]] if split_column else ""
     out["label"] = table[label_column].str.strip().str.lower() if label_column else ""
     out["subject"] = table[subject_column].str.strip() if subject_column else ""
+    if photo_column:
+        derived = [_relative_to_root(root, p) if p.strip() else "" for p in table[photo_column]]
+        out[PHOTO_COLUMN] = [d or own for d, own in zip(derived, out["image_path"])]
     for column in attribute_columns:
         out[column] = _attribute_values(table, column)
     on_disk = out["image_path"].map(lambda p: (root / p).is_file())
@@ -149,6 +155,7 @@ def load(
     split_column: str | None = None,
     subject_column: str | None = None,
     attribute_columns: Sequence[str] = (),
+    photo_column: str | None = None,
     classes: Sequence[str] | None = None,
     labels_from_folders: bool = True,
     val_fraction: float = 0.2,
@@ -157,7 +164,9 @@ def load(
 ) -> pd.DataFrame:
     """Manifest of a folder-per-class tree or of a label CSV (see the module docstring).
 
-    ``dataset_name`` fills the ``dataset`` column. ``df.attrs``: ``classes`` (the class order),
+    ``dataset_name`` fills the ``dataset`` column; ``photo_column`` (CSV mode) adds the column ``photo``: the
+    path of the photo each file was derived from (its own path when empty), so that crops or copies of one photo
+    are not taken for other photos of the person (notebook 04's re-identification attack). ``df.attrs``: ``classes`` (the class order),
     ``missing`` (CSV rows whose file is absent, left out), ``skipped`` (folder mode: images
     outside any class or split folder) and the split rule used.
     """
@@ -166,7 +175,7 @@ def load(
     attrs: dict = {}
     if csv is not None:
         table, missing = _csv_rows(
-            root, root / csv, path_column, label_column, split_column, subject_column, attribute_columns
+            root, root / csv, path_column, label_column, split_column, subject_column, attribute_columns, photo_column
         )
         attrs["missing"] = missing
         has_split = split_column is not None

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic_files import write_csv_atomic, write_text_atomic
-from ..image_io import IMAGE_SUFFIXES  # the suffixes preprocessing reads; one list for the package
+from ..image_io import IMAGE_SUFFIXES, image_id_for  # the suffixes preprocessing reads; one list for the package
 
 MANIFEST_COLUMNS: tuple[str, ...] = ("image_path", "split", "label", "label_index", "subject", "dataset")
 """Columns every manifest starts with, in this order."""
@@ -166,6 +166,46 @@ def read_manifest(path: str | os.PathLike[str]) -> pd.DataFrame:
     if sidecar.is_file():
         df.attrs = json.loads(sidecar.read_text(encoding="utf-8"))
     return df
+
+
+DATASET_MANIFEST_NAME = "dataset_manifest.csv"
+"""The adapter's manifest as stage 01 saves it beside its outputs (notebook 01)."""
+
+
+def photo_subjects(preprocess_dir: str | os.PathLike[str]) -> dict[str, str] | None:
+    """Subject per photo (by stage-01 image id) from a stage-01 folder's ``dataset_manifest.csv``.
+
+    Photos without a subject map to ``""``. None when the folder has no dataset manifest or the
+    manifest no ``subject`` column (a plain folder of photos: nobody is named).
+    """
+    path = Path(preprocess_dir) / DATASET_MANIFEST_NAME
+    if not path.is_file():
+        return None
+    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "subject" not in manifest.columns or "image_path" not in manifest.columns:
+        return None
+    return dict(zip((image_id_for(p) for p in manifest["image_path"]), manifest["subject"].str.strip()))
+
+
+def photo_groups(preprocess_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """The source photo of each stage-01 image (by image id) where the dataset manifest names one in a ``photo``
+    column (a crop or copy of another file maps to that file's image id); images without one are absent."""
+    path = Path(preprocess_dir) / DATASET_MANIFEST_NAME
+    if not path.is_file():
+        return {}
+    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "photo" not in manifest.columns or "image_path" not in manifest.columns:
+        return {}
+    pairs = zip(manifest["image_path"], manifest["photo"].str.strip())
+    return {image_id_for(image): image_id_for(photo) for image, photo in pairs if photo}
+
+
+def subjects_of(preprocess_dir: str | os.PathLike[str], image_ids: Iterable[str]) -> set[str] | None:
+    """The named subjects among the photos ``image_ids`` of a stage-01 folder (None: it names nobody)."""
+    subjects = photo_subjects(preprocess_dir)
+    if subjects is None:
+        return None
+    return {subjects[i] for i in image_ids if subjects.get(i)}
 
 
 def _jsonable(value: Any) -> Any:

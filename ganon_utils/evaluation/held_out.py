@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ganon_utils.anonymize.pipeline import GANONYMIZATION
+from ganon_utils.datasets.manifest import subjects_of
 from ganon_utils.evaluation.anonymity import ORIGINAL, anonymized_face_files
 from ganon_utils.evaluation.classifiers import ExpressionClassifier
 from ganon_utils.evaluation.degenerate import majority_rate
@@ -231,6 +232,74 @@ def held_out_checks(
     table = pd.DataFrame(rows, columns=columns[:-1])
     table["target"] = [target_text(table, m) for m in table["method"]]
     return table
+
+
+@dataclass(frozen=True)
+class TrainingOverlap:
+    """Who the generator was trained on, against the people a stage-03 folder anonymised.
+
+    ``training_dir`` None: the checkpoint records no training data (the authors' files). A subject set of None:
+    that folder names nobody (a plain folder of photos), so people can only be told apart by their subjects'
+    names when both are given.
+    """
+
+    evaluated_dir: str
+    training_dir: str | None
+    training_faces: int | None
+    training_subjects: frozenset[str] | None
+    evaluated_subjects: frozenset[str] | None
+
+    @property
+    def same_folder(self) -> bool:
+        """True when the generator was trained on the very faces it anonymised."""
+        return self.training_dir is not None and Path(self.training_dir).resolve() == Path(self.evaluated_dir).resolve()
+
+    @property
+    def shared(self) -> frozenset[str]:
+        """Subjects named in both (empty when either side names nobody)."""
+        if self.training_subjects is None or self.evaluated_subjects is None:
+            return frozenset()
+        return self.training_subjects & self.evaluated_subjects
+
+    def markdown(self) -> str:
+        """A sentence for the report; a warning in a quote block when the populations overlap."""
+        if self.training_dir is None:
+            return ("The generator's checkpoint does not record its training data, so whether any person here was "
+                    "among its training faces cannot be checked (the authors' generators were trained on CelebA).")  # fmt: skip
+        faces = f"{self.training_faces:,} faces" if self.training_faces is not None else "the faces"
+        people = "" if self.training_subjects is None else f" of {len(self.training_subjects):,} people"
+        trained = f"The generator was trained on {faces}{people} (`{self.training_dir}`)"
+        if self.same_folder:
+            return (f"> **Warning:** {trained}, the very faces anonymised here: it can reproduce them from memory, and "
+                    "the checks below overstate what it does for people it never saw.")  # fmt: skip
+        if self.shared:
+            names = ", ".join(sorted(self.shared))
+            return f"> **Warning:** {trained}; {len(self.shared)} of the people anonymised here were among them: {names}."
+        if self.training_subjects is None or self.evaluated_subjects is None:
+            return f"{trained}; one of the two folders names no subjects, so an overlap of people cannot be checked."
+        return f"{trained}; none of the {len(self.evaluated_subjects):,} named people anonymised here is among them."
+
+
+def training_overlap(training_data: Mapping[str, object] | None, preprocess_dir: PathLike) -> TrainingOverlap:
+    """Compare the generator's training data (``CheckpointInfo.training_data``) with the stage-01 folder
+    ``preprocess_dir`` that stage 03 anonymised, by the subjects of their dataset manifests."""
+    faces, _ = read_stage_outputs(preprocess_dir)
+    evaluated = subjects_of(preprocess_dir, faces["image_id"])
+    if not training_data:
+        return TrainingOverlap(str(preprocess_dir), None, None, None, frozenset(evaluated) if evaluated is not None else None)
+    training_dir = str(training_data["preprocess_dir"])
+    count = training_data.get("train_faces")
+    training = None
+    if (Path(training_dir) / "faces.csv").is_file():
+        training_faces, _ = read_stage_outputs(training_dir)
+        training = subjects_of(training_dir, training_faces["image_id"])
+    return TrainingOverlap(
+        evaluated_dir=str(preprocess_dir),
+        training_dir=training_dir,
+        training_faces=int(count) if isinstance(count, int) else None,
+        training_subjects=frozenset(training) if training is not None else None,
+        evaluated_subjects=frozenset(evaluated) if evaluated is not None else None,
+    )
 
 
 def held_out_headline(table: pd.DataFrame) -> str:

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ganon_utils.datasets.manifest import photo_groups, photo_subjects
 from ganon_utils.evaluation.anonymity import ORIGINAL
-from ganon_utils.image_io import image_id_for
 
 PathLike = str | os.PathLike[str]
 
@@ -68,13 +68,9 @@ def face_identities(preprocess_dir: PathLike, faces: pd.DataFrame) -> tuple[pd.S
     """
     faces = faces.drop_duplicates("face_id")
     own = pd.Series([f"face:{f}" for f in faces["face_id"]], index=faces["face_id"].to_numpy(), name="identity")
-    path = Path(preprocess_dir) / "dataset_manifest.csv"
-    if not path.is_file():
+    subjects = photo_subjects(preprocess_dir)
+    if subjects is None:
         return own, IDENTITY_PER_FACE
-    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if "subject" not in manifest.columns or "image_path" not in manifest.columns:
-        return own, IDENTITY_PER_FACE
-    subjects = dict(zip((image_id_for(p) for p in manifest["image_path"]), manifest["subject"].str.strip()))
     per_photo = faces.groupby("image_id")["face_id"].transform("size").to_numpy()
     subject = faces["image_id"].map(subjects).fillna("").to_numpy()
     labelled = (subject != "") & (per_photo == 1)
@@ -257,6 +253,7 @@ def reidentification_attack(
     identities: pd.Series,
     identity_source: str,
     *,
+    photos: Mapping[str, str] | None = None,
     max_impostor_pairs: int = MAX_IMPOSTOR_PAIRS,
 ) -> Reidentification:
     """Run the attack for every method of ``embeddings`` (``original`` first: the recogniser on unanonymised faces).
@@ -264,8 +261,11 @@ def reidentification_attack(
     ``embeddings``: method -> face id -> vector (:class:`~ganon_utils.evaluation.anonymity.IdentityEvaluation`);
     the gallery is ``embeddings["original"]`` restricted to ``faces`` (face_id, image_id: the evaluated faces);
     ``identities``: :func:`face_identities`. Without subjects (``identity_source == "face"``) only ``same_photo`` runs.
+    ``photos`` maps an image id to the image id of the photo it derives from (a crop or a copy of it;
+    :func:`~ganon_utils.datasets.manifest.photo_groups`), so ``other_photos`` leaves those out with the probe's own.
     """
-    photo_of = dict(zip(faces["face_id"], faces["image_id"]))
+    photos = photos or {}
+    photo_of = {face: photos.get(image, image) for face, image in zip(faces["face_id"], faces["image_id"])}
     gallery_faces = [f for f in faces["face_id"].drop_duplicates() if f in embeddings[ORIGINAL] and f in identities.index]
     gallery = np.stack([embeddings[ORIGINAL][f] for f in gallery_faces]) if gallery_faces else np.zeros((0, 1))
     gallery_ids = identities.loc[gallery_faces].to_numpy(dtype=object)
