@@ -171,7 +171,7 @@ def variant_name(precision: str, compile: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preprocess", type=Path, default=Path("data/processed/demo"), help="stage-01 folder")
-    parser.add_argument("--input", type=Path, default=Path("data/demo"), help="photos, when --preprocess is missing")
+    parser.add_argument("--input", type=Path, default=Path("data/demo/portraits"), help="photos, when --preprocess is missing")
     parser.add_argument("--faces", type=int, default=48, help="faces to anonymise")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto")

@@ -64,7 +64,7 @@ def test_anonymization_benchmark_runs_on_stored_landmarks(portraits_stage01) -> 
 
 
 def test_preprocessing_benchmark_prints_both_comparisons(demo_dir) -> None:
-    output = run_benchmark("preprocess_cpu.py", "--input", str(demo_dir), "--repeats", "1", "--workers", "1")
+    output = run_benchmark("preprocess_cpu.py", "--input", str(demo_dir / "portraits"), "--repeats", "1", "--workers", "1")
     assert ratio(output, "ours (one FaceMesh, reused)") > 0
     assert ratio(output, "Dask, 1 worker processes") > 0
 
