@@ -172,32 +172,32 @@ DATASET_MANIFEST_NAME = "dataset_manifest.csv"
 """The adapter's manifest as stage 01 saves it beside its outputs (notebook 01)."""
 
 
+def _photo_column(preprocess_dir: str | os.PathLike[str], column: str) -> dict[str, str] | None:
+    """``column`` of a stage-01 folder's dataset manifest per photo (by stage-01 image id, values stripped); None
+    when the folder has no dataset manifest or the manifest lacks the column."""
+    path = Path(preprocess_dir) / DATASET_MANIFEST_NAME
+    if not path.is_file():
+        return None
+    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if column not in manifest.columns or "image_path" not in manifest.columns:
+        return None
+    return dict(zip((image_id_for(p) for p in manifest["image_path"]), manifest[column].str.strip()))
+
+
 def photo_subjects(preprocess_dir: str | os.PathLike[str]) -> dict[str, str] | None:
     """Subject per photo (by stage-01 image id) from a stage-01 folder's ``dataset_manifest.csv``.
 
     Photos without a subject map to ``""``. None when the folder has no dataset manifest or the
     manifest no ``subject`` column (a plain folder of photos: nobody is named).
     """
-    path = Path(preprocess_dir) / DATASET_MANIFEST_NAME
-    if not path.is_file():
-        return None
-    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if "subject" not in manifest.columns or "image_path" not in manifest.columns:
-        return None
-    return dict(zip((image_id_for(p) for p in manifest["image_path"]), manifest["subject"].str.strip()))
+    return _photo_column(preprocess_dir, "subject")
 
 
 def photo_groups(preprocess_dir: str | os.PathLike[str]) -> dict[str, str]:
     """The source photo of each stage-01 image (by image id) where the dataset manifest names one in a ``photo``
     column (a crop or copy of another file maps to that file's image id); images without one are absent."""
-    path = Path(preprocess_dir) / DATASET_MANIFEST_NAME
-    if not path.is_file():
-        return {}
-    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if "photo" not in manifest.columns or "image_path" not in manifest.columns:
-        return {}
-    pairs = zip(manifest["image_path"], manifest["photo"].str.strip())
-    return {image_id_for(image): image_id_for(photo) for image, photo in pairs if photo}
+    photos = _photo_column(preprocess_dir, "photo") or {}
+    return {image: image_id_for(photo) for image, photo in photos.items() if photo}
 
 
 def subjects_of(preprocess_dir: str | os.PathLike[str], image_ids: Iterable[str]) -> set[str] | None:
