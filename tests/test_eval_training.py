@@ -153,6 +153,32 @@ def test_training_resumes_to_the_same_weights_and_checks_its_settings(stage01, l
     assert train_classifier(train, val, classes, tmp_path / "full", three, device="cpu").epochs_run == 0  # finished
 
 
+def test_last_pt_is_written_every_checkpoint_every_epochs_and_after_the_last(stage01, labelled, tmp_path) -> None:
+    faces = version_faces(labelled, stage01, stage01, "original")
+    train, val = faces[faces["split"] == "train"], faces[faces["split"] == "val"]
+    three = replace(TINY, epochs=3, checkpoint_every=2)
+
+    def stop_after_epoch_3(message: str) -> None:
+        if message.startswith("epoch 3:"):
+            raise KeyboardInterrupt
+
+    # epoch 3 is the run's last, so its checkpoint is written before the interruption reaches the caller; one
+    # interrupted with checkpoint_every 2 at epoch 3 of 5 resumes from epoch 2
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(train, val, ["happy", "sad"], tmp_path / "run", replace(three, epochs=5), device="cpu",
+                         progress=stop_after_epoch_3)  # fmt: skip
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["progress"]["epoch"] == 2
+    resumed = train_classifier(train, val, ["happy", "sad"], tmp_path / "run", three, device="cpu")
+    assert resumed.epochs_run == 1 and resumed.log["epoch"].tolist() == [1, 2, 3]
+    assert torch.load(resumed.last, weights_only=True)["progress"]["epoch"] == 3  # the last epoch, not a multiple of 2
+    at_end = train_classifier(train, val, ["happy", "sad"], tmp_path / "end", replace(three, checkpoint_every=None), device="cpu")
+    a = torch.load(resumed.last, weights_only=True)["state_dict"]
+    b = torch.load(at_end.last, weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)  # when the checkpoint is written does not change the training
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        replace(TINY, checkpoint_every=0)
+
+
 def test_early_stopping_ends_a_run_without_progress(stage01, labelled, tmp_path) -> None:
     faces = version_faces(labelled, stage01, stage01, "original")
     frozen = ClassifierConfig(**{**TINY.__dict__, "epochs": 6, "lr": 0.0, "early_stopping_patience": 2})

@@ -11,8 +11,9 @@ losses stay float32), 2.5-3x faster than the authors' float32 on CPUs with bf16 
 ``precision="fp32"`` trains as they did; ``precision="auto"`` takes bf16 only where the device computes it
 natively (on an AVX2-only CPU bf16 is emulated and 14x slower; :func:`ganon_utils.devices.has_fast_bf16`).
 
-Each run writes ``<output_dir>/last.pt`` after every epoch (the next call resumes from it), ``best.pt``
-(lowest validation loss, the one that is evaluated), ``log.csv`` and ``config.json``.
+Each run writes ``<output_dir>/last.pt`` (the next call resumes from it) after every ``checkpoint_every`` epochs
+and after its last one, ``best.pt`` (lowest validation loss, the one that is evaluated), ``log.csv`` and
+``config.json``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from ganon_utils.image_io import load_image
 from ganon_utils.run_settings import setting_changes
 
 PathLike = str | os.PathLike[str]
-RESUMABLE_CHANGES = ("epochs", "num_workers")
+RESUMABLE_CHANGES = ("epochs", "num_workers", "checkpoint_every")
 """Settings that may differ when a run is continued."""
 LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "lr"]
 
@@ -71,9 +72,13 @@ class ClassifierConfig:
     seed: int = 0
     precision: str = "auto"  # "bf16": autocast + channels-last (faster); "fp32": the authors' arithmetic; "auto": bf16
     # where the device computes it natively (GPUs, AVX-512 CPUs), else fp32 (recorded as the one used)
+    checkpoint_every: int | None = 1  # write last.pt (weights + optimiser, 3x the model) every this many epochs and
+    # after the run's last one; None: only after the last (an interrupted run then starts again from epoch 1)
 
     def __post_init__(self) -> None:
         check_precision(self.precision)  # ValueError for an unknown name, before any work
+        if self.checkpoint_every is not None and self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be a positive number of epochs or None, got {self.checkpoint_every}")
 
 
 class FaceImages(Dataset):
@@ -282,9 +287,10 @@ def train_classifier(
         log_rows.append({"epoch": epoch, "train_loss": total / max(count, 1), "val_loss": val_loss,
                          "val_accuracy": val_accuracy, "lr": optimizer.param_groups[0]["lr"]})  # fmt: skip
         write_csv_atomic(output_dir / "log.csv", pd.DataFrame(log_rows, columns=LOG_COLUMNS))
-        with atomic_path(last) as temp:
-            torch.save({"format": CLASSIFIER_FORMAT + "+training", "state_dict": model.state_dict(),
-                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "progress": state}, temp)  # fmt: skip
+        if is_checkpoint_epoch(epoch, config, state["stale_epochs"]):
+            with atomic_path(last) as temp:
+                torch.save({"format": CLASSIFIER_FORMAT + "+training", "state_dict": model.state_dict(),
+                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "progress": state}, temp)  # fmt: skip
         epochs_run += 1
         if progress is not None:
             progress(f"epoch {epoch}: train loss {log_rows[-1]['train_loss']:.4f}, val loss {val_loss:.4f}, "
@@ -292,6 +298,13 @@ def train_classifier(
     if not best.is_file():
         raise RuntimeError(f"{output_dir}: no epoch was trained (epochs={config.epochs})")
     return ClassifierRun(best=best, last=last, log=pd.DataFrame(log_rows, columns=LOG_COLUMNS), epochs_run=epochs_run)
+
+
+def is_checkpoint_epoch(epoch: int, config: ClassifierConfig, stale_epochs: int) -> bool:
+    """Whether ``last.pt`` is written after ``epoch``: every ``checkpoint_every`` epochs and after the run's last
+    epoch (``config.epochs``, or the one after which early stopping ends the run)."""
+    last_epoch = epoch >= config.epochs or stale_epochs >= config.early_stopping_patience
+    return last_epoch or (config.checkpoint_every is not None and epoch % config.checkpoint_every == 0)
 
 
 def _check_record(path: Path, record: dict[str, Any]) -> None:
