@@ -265,7 +265,7 @@ def train_classifier(
     start_epoch, epochs_run = state["epoch"], 0
     train_loader, val_loader = _loader(train, classes, config, True, device_), _loader(val, classes, config, False, device_)
     for epoch in range(start_epoch + 1, config.epochs + 1):
-        if state["stale_epochs"] >= config.early_stopping_patience:
+        if early_stopping_reached(state["stale_epochs"], config):
             break
         torch.manual_seed(config.seed + epoch)  # flips and data order per epoch: a resumed run repeats them
         train_loader.generator.manual_seed(config.seed + epoch)
@@ -300,10 +300,15 @@ def train_classifier(
     return ClassifierRun(best=best, last=last, log=pd.DataFrame(log_rows, columns=LOG_COLUMNS), epochs_run=epochs_run)
 
 
+def early_stopping_reached(stale_epochs: int, config: ClassifierConfig) -> bool:
+    """Whether ``stale_epochs`` epochs without a better validation loss end the run."""
+    return stale_epochs >= config.early_stopping_patience
+
+
 def is_checkpoint_epoch(epoch: int, config: ClassifierConfig, stale_epochs: int) -> bool:
     """Whether ``last.pt`` is written after ``epoch``: every ``checkpoint_every`` epochs and after the run's last
     epoch (``config.epochs``, or the one after which early stopping ends the run)."""
-    last_epoch = epoch >= config.epochs or stale_epochs >= config.early_stopping_patience
+    last_epoch = epoch >= config.epochs or early_stopping_reached(stale_epochs, config)
     return last_epoch or (config.checkpoint_every is not None and epoch % config.checkpoint_every == 0)
 
 
