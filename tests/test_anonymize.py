@@ -916,17 +916,82 @@ def test_cli_passes_compile_and_precision_to_the_stage(stage01, tmp_path, monkey
     monkeypatch.setattr(anonymize_cli, "anonymize_preprocessed", recording)
     assert anonymize_cli.cli([str(stage01), str(tmp_path), "--method", "pixel8", "--compile", "--precision", "bf16"]) == 0
     assert anonymize_cli.cli([str(stage01), str(tmp_path), "--method", "pixel8"]) == 0
-    assert [(c["compile"], c["precision"]) for c in calls] == [(True, "bf16"), (False, "fp32")]
+    assert anonymize_cli.cli([str(stage01), str(tmp_path), "--method", "pixel8", "--no-compile"]) == 0
+    assert [(c["compile"], c["precision"]) for c in calls] == [(True, "bf16"), ("auto", "fp32"), (False, "fp32")]
+    with pytest.raises(SystemExit):  # one or the other
+        anonymize_cli.build_parser().parse_args([str(stage01), str(tmp_path), "--compile", "--no-compile"])
 
 
-def test_compile_failure_says_how_to_run_without_it(monkeypatch) -> None:
+def test_auto_compile_needs_enough_faces_and_a_compiler(monkeypatch) -> None:
+    cpu = torch.device("cpu")
+    threshold = synthesis.AUTO_COMPILE_MIN_FACES
+    monkeypatch.setattr(synthesis, "inductor_available", lambda device: True)
+    assert not synthesis.resolve_compile("auto", threshold - 1, cpu)
+    assert synthesis.resolve_compile("auto", threshold, cpu)
+    assert synthesis.resolve_compile(True, 1, cpu) and not synthesis.resolve_compile(False, 10**6, cpu)
+    assert not synthesis.resolve_compile("auto", 10**6, torch.device("cuda"))  # unmeasured there: eager
+    monkeypatch.setattr(synthesis, "inductor_available", lambda device: False)
+    assert not synthesis.resolve_compile("auto", 10**6, cpu)
+    assert synthesis.resolve_compile(True, 1, cpu)  # an explicit choice is kept (and fails loudly if it must)
+    with pytest.raises(ValueError, match="auto"):
+        synthesis.resolve_compile("yes", 10, cpu)  # type: ignore[arg-type]
+
+
+def test_inductor_available_looks_for_a_cpp_compiler_on_path(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert not synthesis.inductor_available(torch.device("cpu"))
+    compiler = tmp_path / "g++"
+    compiler.write_text("#!/bin/sh\n")
+    compiler.chmod(0o755)
+    assert synthesis.inductor_available(torch.device("cpu"))
+
+
+def test_auto_compiles_only_for_enough_pending_faces(stage01, checkpoint, tmp_path, monkeypatch) -> None:
+    compiled: list[int] = []
+
+    def counting(generator):
+        compiled.append(1)
+        return generator  # eager underneath: only the decision is under test
+
+    monkeypatch.setattr(synthesis, "compile_generator", counting)
+    monkeypatch.setattr(synthesis, "inductor_available", lambda device: True)
+    n_faces = len(ok_faces(stage01))
+    monkeypatch.setattr(synthesis, "AUTO_COMPILE_MIN_FACES", n_faces + 1)
+    anonymize_preprocessed(stage01, tmp_path / "few", "ganonymization", checkpoint=checkpoint, device="cpu", progress=False)
+    assert compiled == []
+    monkeypatch.setattr(synthesis, "AUTO_COMPILE_MIN_FACES", n_faces)
+    anonymize_preprocessed(stage01, tmp_path / "enough", "ganonymization", checkpoint=checkpoint, device="cpu", progress=False)
+    assert compiled == [1]
+    anonymize_preprocessed(stage01, tmp_path / "enough", "ganonymization", checkpoint=checkpoint, device="cpu", progress=False)
+    assert compiled == [1]  # a resumed folder with nothing left to make loads no generator at all
+
+
+def no_cpp_compiler():
+    """Inductor pointed at a C++ compiler that does not exist (torch's own config patch, undone on exit)."""
     import torch._inductor.config as inductor_config
 
-    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "/nonexistent/g++"))
     torch._dynamo.reset()
+    return inductor_config.patch({"cpp.cxx": (None, "/nonexistent/g++")})
+
+
+def test_compile_failure_says_how_to_run_without_it() -> None:
     synthesizer = FaceSynthesizer(GeneratorUNet(num_downs=5, base_channels=8), image_size=64, device="cpu", compile=True)
-    with pytest.raises(RuntimeError, match="(?s)compiler.*without compile"):
+    with no_cpp_compiler(), pytest.raises(RuntimeError, match="(?s)compiler.*without compile.*--no-compile"):
         synthesizer.synthesize(np.zeros((2, 64, 64, 3), np.uint8), 64)
+    torch._dynamo.reset()
+
+
+def test_a_failed_automatic_compile_warns_and_runs_eager() -> None:
+    torch.manual_seed(0)
+    generator = GeneratorUNet(num_downs=5, base_channels=8)
+    eager = FaceSynthesizer(generator, image_size=64, device="cpu")
+    synthesizer = FaceSynthesizer(generator, image_size=64, device="cpu", compile=True, eager_if_compile_fails=True)
+    landmarks = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    with no_cpp_compiler(), pytest.warns(RuntimeWarning, match="running it eager"):
+        faces = synthesizer.synthesize(landmarks, 64)
+    assert not synthesizer.compiled
+    np.testing.assert_array_equal(faces, eager.synthesize(landmarks, 64))
     torch._dynamo.reset()
 
 

@@ -56,11 +56,26 @@ def test_anonymization_benchmark_runs_on_stored_landmarks(portraits_stage01) -> 
     assert ratio(output, "ours (load once, batched)") > 0
     for row in ("anonymize_preprocessed, fp32", "anonymize_preprocessed, fp32 + compile", "generator, fp32 + compile"):
         assert ratio(output, row) > 0, row
+    assert ratio(output, "anonymize_preprocessed, default (fp32, compile auto: eager)") > 0  # 2 faces: not compiled
+    assert re.search(r"fp32 compile: one-time cost -?\d+\.\d s, saves -?\d+\.\d+ s/face, pays back from", output)
     if has_fast_bf16(torch.device("cpu")):
         for row in ("anonymize_preprocessed, bf16 + compile", "generator, bf16 + compile"):
             assert ratio(output, row) > 0, row
     else:  # emulated bf16 is left out, and the table says so
         assert "bf16 rows left out" in output and ", bf16" not in output
+
+
+def test_scale_benchmark_prints_every_stage_at_every_size(portraits_stage01, demo_dir, tmp_path) -> None:
+    output = run_benchmark("scale.py", "--preprocess", str(portraits_stage01), "--photos", str(demo_dir / "portraits"),
+                           "--sizes", "3,6", "--workers", "1", "--workdir", str(tmp_path), timeout=600)  # fmt: skip
+    table = output[output.index("Cost growth"):].splitlines()
+    assert "3 faces" in table[1] and "6 faces" in table[1] and "growth 3 -> 6" in table[1]
+    for stage in ("preprocess", "preprocess_dask", "anonymize", "identity"):
+        line = next(line for line in table if line.strip().startswith(stage + " "))
+        figures = [float(v.replace(",", "")) for v in line.split("s/face")[0].split()[1:]]
+        assert len(figures) == 4 and all(v > 0 for v in figures), line  # s/face and peak MB at both sizes
+        assert re.search(r"s/face \d+\.\d+x, MB \d+\.\d+x: (flat|GROWS)$", line), line
+    assert list(tmp_path.iterdir()) == []  # every size's inputs and outputs removed
 
 
 def test_preprocessing_benchmark_prints_both_comparisons(demo_dir) -> None:

@@ -13,16 +13,18 @@ from ganon_utils.anonymize.paste_back import alignment_from_record, feathered_ma
 from ganon_utils.anonymize.photos import PhotoAnonymization, anonymize_photos, paste_back_photos
 from ganon_utils.anonymize.pipeline import anonymize_preprocessed, method_kind, read_preprocessed
 from ganon_utils.anonymize.synthesis import (
+    AUTO_COMPILE_MIN_FACES,
     GANONYMIZATION,
     CheckpointInfo,
     FaceSynthesizer,
+    compile_description,
     describe_checkpoint,
     require_checkpoint,
 )
 
 __all__ = [
-    "EXTERNAL_METHODS", "GANONYMIZATION", "PAPER_BASELINES", "CheckpointInfo", "FaceSynthesizer",
+    "AUTO_COMPILE_MIN_FACES", "EXTERNAL_METHODS", "GANONYMIZATION", "PAPER_BASELINES", "CheckpointInfo", "FaceSynthesizer",
     "PhotoAnonymization", "alignment_from_record", "anonymize_photos", "anonymize_preprocessed",
-    "builtin_method", "describe_checkpoint", "feathered_mask", "gaussian_blur", "head_mask", "method_kind",
+    "builtin_method", "compile_description", "describe_checkpoint", "feathered_mask", "gaussian_blur", "head_mask", "method_kind",
     "paste_back_photos", "paste_face", "pixelate", "read_preprocessed", "register_external", "require_checkpoint",
 ]  # fmt: skip

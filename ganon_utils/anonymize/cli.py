@@ -8,7 +8,7 @@ from pathlib import Path
 from ganon_utils.anonymize.photos import PHOTOS_TABLE, anonymize_photos
 from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES, anonymize_preprocessed
 from ganon_utils.anonymize.residual import RESIDUAL_ACTIONS, RESIDUAL_DETECTOR
-from ganon_utils.anonymize.synthesis import GANONYMIZATION, missing_checkpoint_message
+from ganon_utils.anonymize.synthesis import AUTO, AUTO_COMPILE_MIN_FACES, GANONYMIZATION, missing_checkpoint_message
 from ganon_utils.cli_arguments import CommandParser, device_name, input_output_problem, int_at_least
 from ganon_utils.devices import PRECISIONS
 from ganon_utils.library_logs import set_verbose
@@ -67,9 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32",
                         help="generator arithmetic: fp32 (reference) or bf16 autocast (about 2x faster on CPUs "
                         "with bf16 and on GPUs; faces differ by a few grey levels)")
-    parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the generator with frozen weights (about 2x faster on the CPU after "
-                        "a one-time compilation of 10-60 s; worth it from about a hundred faces)")
+    compile_choice = parser.add_mutually_exclusive_group()
+    compile_choice.add_argument("--compile", dest="compile", action="store_const", const=True, default=AUTO,
+                                help="always torch.compile the generator with frozen weights (about 2x faster on the "
+                                "CPU after a one-time compilation of 10-60 s). Default: compile on the CPU when at "
+                                f"least {AUTO_COMPILE_MIN_FACES} faces are to be made and a C++ compiler is there")
+    compile_choice.add_argument("--no-compile", dest="compile", action="store_const", const=False,
+                                help="never compile (the generator runs eager; the same faces)")
     parser.add_argument("--image-size", type=int_at_least(1), default=None,
                         help="generator side (default: the checkpoint's training size, else the face size)")
     parser.add_argument("--external-dir", type=Path, default=None,

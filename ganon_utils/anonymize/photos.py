@@ -62,7 +62,7 @@ from ganon_utils.anonymize.pipeline import (
     method_kind,
     read_preprocessed,
 )
-from ganon_utils.anonymize.synthesis import GANONYMIZATION, file_sha256, require_checkpoint
+from ganon_utils.anonymize.synthesis import AUTO, GANONYMIZATION, CompileChoice, file_sha256, require_checkpoint
 from ganon_utils.atomic_files import folder_lock, remove_stale_temporaries, write_csv_atomic
 from ganon_utils.image_io import content_sha256, image_format, load_image, photo_format, photo_output_name, save_photo
 from ganon_utils.preprocess.pipeline import (
@@ -163,7 +163,7 @@ def anonymize_photos(
     n_workers: int | None = 0,
     progress: bool = True,
     precision: str = "fp32",
-    compile: bool = False,
+    compile: CompileChoice = AUTO,
     residual: str = "fail",
     residual_detector: str | None = RESIDUAL_DETECTOR,
     keep_names: bool = False,

@@ -43,8 +43,17 @@ from ganon_utils.anonymize.external import (
     index_external_faces,
 )
 from ganon_utils.anonymize.methods import FaceMethod, builtin_method
-from ganon_utils.anonymize.synthesis import GANONYMIZATION, FaceSynthesizer, file_sha256, require_checkpoint
+from ganon_utils.anonymize.synthesis import (
+    AUTO,
+    GANONYMIZATION,
+    CompileChoice,
+    FaceSynthesizer,
+    file_sha256,
+    require_checkpoint,
+    resolve_compile,
+)
 from ganon_utils.atomic_files import folder_lock, remove_stale_temporaries, write_csv_atomic, write_text_atomic
+from ganon_utils.devices import resolve_device
 from ganon_utils.image_io import ImageLoadError, content_sha256, load_image, save_png
 from ganon_utils.preprocess.pipeline import FACE_OK, read_stage_outputs
 from ganon_utils.run_settings import setting_changes
@@ -286,7 +295,7 @@ def anonymize_preprocessed(
     replace_stale: bool = False,
     progress: bool = True,
     precision: str = "fp32",
-    compile: bool = False,
+    compile: CompileChoice = AUTO,
     input_folder: str | None = None,
 ) -> pd.DataFrame:
     """Anonymise every stage-01 face with ``method``; write OUTPUT/<method>/ and return its manifest.
@@ -308,7 +317,9 @@ def anonymize_preprocessed(
         precision: ``fp32`` (the reference) or ``bf16`` (generator under bf16 autocast: about 2x faster on
             CPUs with bf16 support and on GPUs; faces differ by a few grey levels).
         compile: run the generator through ``torch.compile`` with frozen weights (about 2x faster on the
-            CPU after a one-time compilation of 10-60 s, worth it from about a hundred faces; same faces).
+            CPU after a one-time compilation of 10-60 s; same faces). ``"auto"`` (default) compiles when at
+            least :data:`~.synthesis.AUTO_COMPILE_MIN_FACES` faces are to be made and Inductor can build kernels
+            here, and runs eager, with a warning, if that compilation fails.
         input_folder: a key of the photos' folder (the photos command): a folder made from another is refused,
             so photos named alike in two folders never share an output.
     """
@@ -389,7 +400,7 @@ def _anonymize_faces(
     face_size: int,
     progress: bool,
     precision: str,
-    compile: bool,
+    compile: CompileChoice,
 ) -> pd.DataFrame:
     """The faces of one method folder (settings checked, lock held): skip what is done, make the rest."""
     previous = recorded_sources(method_dir)
@@ -418,9 +429,10 @@ def _anonymize_faces(
     bar = _progress(len(pending), method, progress and bool(pending))
     try:
         if pending and kind == GANONYMIZATION:
+            on = resolve_device(device)
             synthesizer = FaceSynthesizer.from_checkpoint(
-                checkpoint, device=device, image_size=image_size, fallback_image_size=face_size, precision=precision,
-                compile=compile,
+                checkpoint, device=on, image_size=image_size, fallback_image_size=face_size, precision=precision,
+                compile=resolve_compile(compile, len(pending), on), eager_if_compile_fails=compile == AUTO,
             )
             _synthesize_all(pending, preprocess_dir, method_dir, synthesizer, batch_size=batch_size, face_size=face_size, advance=bar.update)
         elif pending and kind == "baseline":

@@ -14,11 +14,14 @@ training and inference transforms. The landmark image is rendered at the generat
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import shutil
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -48,6 +51,14 @@ IMAGE_SIZE_KEYS = ("image_size", "img_size")
 """Keys that hold the training image side in our checkpoints' ``config`` and Lightning ``hyper_parameters``."""
 
 PathLike = str | os.PathLike[str]
+
+AUTO = "auto"
+"""``compile`` value that compiles the generator only where compilation pays (:func:`resolve_compile`)."""
+AUTO_COMPILE_MIN_FACES = 256
+"""Faces from which ``compile="auto"`` compiles on the CPU. Measured with benchmarks/anonymize.py on 2 cores (fp32,
+paper-size generator): compilation costs about 27 s once and brings a face from 0.67 s to 0.50 s end to end, so it
+pays back from about 160 faces; 256 leaves a margin for slower compilers."""
+CompileChoice = bool | Literal["auto"]
 
 
 def missing_checkpoint_message(path: PathLike | None) -> str:
@@ -257,6 +268,36 @@ def compile_generator(generator: nn.Module) -> nn.Module:
     return torch.compile(generator, dynamic=False, options={"freezing": True})  # type: ignore[return-value]
 
 
+def inductor_available(device: torch.device) -> bool:
+    """True when torch.compile's Inductor can build kernels for ``device``: a C++ compiler on the CPU, Triton on CUDA."""
+    if device.type == "cuda":
+        return importlib.util.find_spec("triton") is not None
+    compilers = (os.environ.get("CXX", ""), "c++", "g++", "clang++")
+    return any(shutil.which(name) for name in compilers if name)
+
+
+def resolve_compile(compile: CompileChoice, n_faces: int, device: torch.device) -> bool:
+    """Whether to compile the generator for ``n_faces`` faces on ``device``.
+
+    ``True`` / ``False`` are kept; ``"auto"`` compiles on the CPU from :data:`AUTO_COMPILE_MIN_FACES` faces on,
+    where the one-time compilation is paid back, and only where Inductor can build kernels
+    (:func:`inductor_available`). On a GPU ``"auto"`` runs eager: there the generator is a small part of the time
+    per face and the break-even has not been measured (pass ``True`` to compile).
+    """
+    if compile == AUTO:
+        return device.type == "cpu" and n_faces >= AUTO_COMPILE_MIN_FACES and inductor_available(device)
+    if isinstance(compile, bool):
+        return compile
+    raise ValueError(f"compile must be True, False or {AUTO!r}, got {compile!r}")
+
+
+def compile_description(compile: CompileChoice) -> str:
+    """How a ``compile`` setting reads in reports."""
+    if compile == AUTO:
+        return f"compile auto (torch.compile on the CPU when {AUTO_COMPILE_MIN_FACES} or more faces are made, else eager)"
+    return "torch.compile" if compile else "eager"
+
+
 def pad_batch(batch: np.ndarray, size: int) -> np.ndarray:
     """``batch`` with all-zero items appended up to ``size`` items (a compiled generator keeps one shape)."""
     if len(batch) >= size:
@@ -293,6 +334,7 @@ class FaceSynthesizer:
         compile: bool = False,
         landmark_style: str = DEFAULT_STYLE,
         crop_size: int | None = None,
+        eager_if_compile_fails: bool = False,
     ) -> None:
         self._autocast_dtype = precision_dtype(precision)
         self.landmark_style = check_style(landmark_style)
@@ -304,6 +346,7 @@ class FaceSynthesizer:
         self.compiled = bool(compile)
         self._network = compile_generator(self.generator) if self.compiled else self.generator
         self._batch_shape: int | None = None  # fixed by the first batch when compiled
+        self.eager_if_compile_fails = bool(eager_if_compile_fails)
         check_image_size(self.image_size, getattr(generator, "num_downs", DEFAULT_NUM_DOWNS))
 
     @classmethod
@@ -316,11 +359,13 @@ class FaceSynthesizer:
         fallback_image_size: int = PAPER_IMAGE_SIZE,
         precision: str = "fp32",
         compile: bool = False,
+        eager_if_compile_fails: bool = False,
     ) -> FaceSynthesizer:
         """Load the generator of any supported checkpoint (read once, weights only) onto ``device``.
 
         The generator's image side is ``image_size`` when given, else the one recorded in the
-        checkpoint, else ``fallback_image_size``.
+        checkpoint, else ``fallback_image_size``. ``eager_if_compile_fails``: when compilation fails,
+        warn and run eager instead of raising (for a compilation the caller chose automatically).
         """
         path = require_checkpoint(path)
         # Read on the CPU: a training checkpoint also holds the discriminator and optimiser states,
@@ -334,7 +379,8 @@ class FaceSynthesizer:
         crop_size = (checkpoint_training_data(checkpoint) or {}).get("crop_size")
         return cls(generator, image_size=size, device=device, precision=precision, compile=compile,
                    landmark_style=checkpoint_landmark_style(checkpoint),
-                   crop_size=crop_size if isinstance(crop_size, int) else None)  # fmt: skip
+                   crop_size=crop_size if isinstance(crop_size, int) else None,
+                   eager_if_compile_fails=eager_if_compile_fails)  # fmt: skip
 
     def landmark_images(self, landmarks: Sequence[np.ndarray | None], crop_size: int | None = None) -> np.ndarray:
         """The landmark images of ``landmarks`` in the generator's training style, drawn at the side its training
@@ -364,8 +410,13 @@ class FaceSynthesizer:
             )
         except torch._dynamo.exc.BackendCompilerFailed as error:  # e.g. no C++ compiler for Inductor on the CPU
             reason = str(error).strip().splitlines()[0]
-            raise RuntimeError(f"torch.compile of the generator failed: {reason}. Run without compile "
-                               "(drop --compile, or compile = False in notebook 03).") from error  # fmt: skip
+            if not self.eager_if_compile_fails:
+                raise RuntimeError(f"torch.compile of the generator failed: {reason}. Run without compile "
+                                   "(--no-compile, or compile = False in notebook 03).") from error  # fmt: skip
+            warnings.warn(f"torch.compile of the generator failed ({reason}); running it eager (same faces, slower)",
+                          RuntimeWarning, stacklevel=2)  # fmt: skip
+            self.compiled, self._network, self._batch_shape = False, self.generator, None
+            return self._run(landmark_batch, size)
 
     def __call__(self, landmarks: Sequence[np.ndarray | None], output_size: int | None = None) -> np.ndarray:
         """(N, S, S, 3) uint8 faces for N landmark arrays ((478, 3) normalised, or None for an average face)."""
