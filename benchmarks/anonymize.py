@@ -145,7 +145,12 @@ def stage01_subset(preprocess_dir: Path, faces: pd.DataFrame, out: Path) -> Path
 
 
 def run_library(
-    subset: Path, checkpoint: Path, out: Path, device: torch.device, batch_size: int, precision: str,
+    subset: Path,
+    checkpoint: Path,
+    out: Path,
+    device: torch.device,
+    batch_size: int,
+    precision: str,
     compile: CompileChoice,
 ) -> float:
     """Seconds for ``anonymize_preprocessed`` (all loading and any compilation included)."""
@@ -201,13 +206,20 @@ def main() -> None:
     parser.add_argument("--preprocess", type=Path, default=Path("data/processed/demo"), help="stage-01 folder")
     parser.add_argument("--input", type=Path, default=Path("data/demo/portraits"), help="photos, when --preprocess is missing")
     parser.add_argument("--faces", type=int, default=48, help="faces to anonymise")
-    parser.add_argument("--naive-faces", type=int, default=32,
-                        help="faces the naive pipeline runs (0: all; its cost per face does not depend on the count)")
+    parser.add_argument(
+        "--naive-faces",
+        type=int,
+        default=32,
+        help="faces the naive pipeline runs (0: all; its cost per face does not depend on the count)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--stored-landmarks", action="store_true",
-                        help="naive and ours read stage 01's landmarks instead of running FaceMesh (automatic "
-                        "without MediaPipe, e.g. on the GPU machine; needs --preprocess)")
+    parser.add_argument(
+        "--stored-landmarks",
+        action="store_true",
+        help="naive and ours read stage 01's landmarks instead of running FaceMesh (automatic "
+        "without MediaPipe, e.g. on the GPU machine; needs --preprocess)",
+    )
     args = parser.parse_args()
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
@@ -216,7 +228,9 @@ def main() -> None:
         checkpoint = paper_size_checkpoint(workdir / "paper_size.pt")
         preprocess_dir, faces = stage01_faces(args.preprocess, args.input, workdir, args.faces)
         subset = stage01_subset(preprocess_dir, faces, workdir / "stage01_subset")
-        paths = [(preprocess_dir / f, preprocess_dir / l) for f, l in zip(faces["face_path"], faces["landmarks_path"])]
+        paths = [
+            (preprocess_dir / face, preprocess_dir / points) for face, points in zip(faces["face_path"], faces["landmarks_path"])
+        ]
         n = len(paths)
         live = mediapipe_available() and not args.stored_landmarks
         for name in ("naive", "ours"):
@@ -236,14 +250,18 @@ def main() -> None:
         }
         default = run_library(subset, checkpoint, workdir / "library_default", device, args.batch_size, "fp32", AUTO)
         default_compiles = resolve_compile(AUTO, n, device)
-        batch_landmarks = [np.load(preprocess_dir / path, allow_pickle=False) for path in faces["landmarks_path"][: args.batch_size]]
+        batch_landmarks = [
+            np.load(preprocess_dir / path, allow_pickle=False) for path in faces["landmarks_path"][: args.batch_size]
+        ]
         generator = {(p, c): generator_seconds(checkpoint, device, batch_landmarks, p, c) for p, c in variants}
 
         size_mb = checkpoint.stat().st_size / 1e6
-        print(f"GANonymization on {n} aligned faces (naive: the first {len(naive_paths)}), paper-size generator (512 px), "
-              f"{device}, {torch.get_num_threads()} threads, checkpoint {size_mb:.0f} MB, batch {args.batch_size}, "
-              f"landmarks {'from FaceMesh' if live else 'stored by stage 01 (no FaceMesh in naive or ours)'}; "
-              "ratios: naive s/face over the row's s/face:")
+        print(
+            f"GANonymization on {n} aligned faces (naive: the first {len(naive_paths)}), paper-size generator (512 px), "
+            f"{device}, {torch.get_num_threads()} threads, checkpoint {size_mb:.0f} MB, batch {args.batch_size}, "
+            f"landmarks {'from FaceMesh' if live else 'stored by stage 01 (no FaceMesh in naive or ours)'}; "
+            "ratios: naive s/face over the row's s/face:"
+        )
         row("naive (reload" + (" + FaceMesh" if live else "") + " per face)", naive_per_face)
         row("ours (load once" + (", one FaceMesh" if live else "") + ", batched)", ours / n, naive_per_face, "   (target >= 10x)")
         if variants != VARIANTS:
@@ -251,22 +269,31 @@ def main() -> None:
         for (p, c), seconds in library.items():
             row(f"anonymize_preprocessed, {variant_name(p, c)}", seconds / n, naive_per_face)
         chosen = "compiled" if default_compiles else "eager"
-        row(f"anonymize_preprocessed, default (fp32, compile auto: {chosen})", default / n, naive_per_face,
-            f"   (auto compiles from {AUTO_COMPILE_MIN_FACES} faces)")
-        print(f"  per-face overhead removed: {naive_per_face - ours / n:.3f} s. The generator alone, steady state "
-              "(the most any pipeline can gain is naive s/face over this):")
+        row(
+            f"anonymize_preprocessed, default (fp32, compile auto: {chosen})",
+            default / n,
+            naive_per_face,
+            f"   (auto compiles from {AUTO_COMPILE_MIN_FACES} faces)",
+        )
+        print(
+            f"  per-face overhead removed: {naive_per_face - ours / n:.3f} s. The generator alone, steady state "
+            "(the most any pipeline can gain is naive s/face over this):"
+        )
         for (p, c), (_, seconds) in generator.items():
             row(f"  generator, {variant_name(p, c)}", seconds, naive_per_face, label="bound")
         for p in sorted({p for p, _ in variants}, reverse=True):
             one_time, saved, break_even = compile_break_even(generator[(p, False)], generator[(p, True)], args.batch_size)
-            print(f"  {p} compile: one-time cost {one_time:.1f} s, saves {saved:.3f} s/face, pays back from "
-                  f"{break_even:.0f} faces (AUTO_COMPILE_MIN_FACES = {AUTO_COMPILE_MIN_FACES})")
+            print(
+                f"  {p} compile: one-time cost {one_time:.1f} s, saves {saved:.3f} s/face, pays back from "
+                f"{break_even:.0f} faces (AUTO_COMPILE_MIN_FACES = {AUTO_COMPILE_MIN_FACES})"
+            )
 
 
 def row(name: str, seconds_per_face: float, naive_per_face: float | None = None, note: str = "", label: str = "ratio") -> None:
     """One line of the table: faces/s, s/face and, against the naive pipeline, the ratio."""
     ratio = "" if naive_per_face is None else f"   {label} {naive_per_face / seconds_per_face:5.2f}x"
     print(f"  {name:<56} {1 / seconds_per_face:7.2f} faces/s  ({seconds_per_face:.3f} s/face){ratio}{note}")
+
 
 if __name__ == "__main__":
     main()

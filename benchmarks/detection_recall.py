@@ -241,9 +241,7 @@ def composed_faces(demo_dir: Path, sources: Sequence[str]) -> list[np.ndarray]:
     return crops + mirrored(crops)
 
 
-def composed_set(
-    name: str, faces: list[np.ndarray], *, face_size: float, columns: int = 8, rotation: float = 0
-) -> PhotoSet:
+def composed_set(name: str, faces: list[np.ndarray], *, face_size: float, columns: int = 8, rotation: float = 0) -> PhotoSet:
     """One composed group photo (seed 0) as a photo set."""
     rgb, boxes = compose_group_photo(faces, face_size=face_size, columns=columns, rotation_degrees=rotation, seed=0)
     return PhotoSet(name, [rgb], [boxes])
@@ -389,8 +387,11 @@ def print_header(sets: Sequence[PhotoSet], notes: Sequence[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--detectors", help="comma-separated detector specs (default: every registered one and "
-                        f"{' and '.join(COMPARED_UNIONS)}; retinaface reads 'weights absent' without its file)")
+    parser.add_argument(
+        "--detectors",
+        help="comma-separated detector specs (default: every registered one and "
+        f"{' and '.join(COMPARED_UNIONS)}; retinaface reads 'weights absent' without its file)",
+    )
     parser.add_argument("--sets", default=",".join(SET_NAMES), help=f"comma-separated, of {', '.join(SET_NAMES)}")
     parser.add_argument("--thresholds", default="", help="per detector, e.g. yunet=0.5,haar=3")
     parser.add_argument("--show-missed", action="store_true", help="list the ground-truth faces each detector missed")

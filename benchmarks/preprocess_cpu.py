@@ -60,7 +60,12 @@ def whole_chain(input_dir: Path, workdir: Path, n_workers: int) -> tuple[float, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input", type=Path, default=Path("data/demo/portraits"), help="photos (default: the demo's 14 portraits; data/demo also holds 1,020 training frames)")
+    parser.add_argument(
+        "--input",
+        type=Path,
+        default=Path("data/demo/portraits"),
+        help="photos (default: the demo's 14 portraits; data/demo also holds 1,020 training frames)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="best of N for each measurement")
     parser.add_argument("--workers", type=int, default=2, help="Dask workers for the parallel chain")
     args = parser.parse_args()
@@ -77,7 +82,9 @@ def main() -> None:
         parallel = min(whole_chain(args.input, workdir, args.workers) for _ in range(args.repeats))
         print(f"whole chain on {args.input} ({serial[1]} faces, start-up included, best of {args.repeats}):")
         print(f"  {'in this process':<34} {serial[1] / serial[0]:8.1f} faces/s")
-        print(f"  {f'Dask, {args.workers} worker processes':<34} {parallel[1] / parallel[0]:8.1f} faces/s   ratio {serial[0] / parallel[0]:.2f}x")
+        print(
+            f"  {f'Dask, {args.workers} worker processes':<34} {parallel[1] / parallel[0]:8.1f} faces/s   ratio {serial[0] / parallel[0]:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -82,7 +82,9 @@ def write_inputs(crops: list[np.ndarray], n_faces: int, folder: Path, seed: int)
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     for index in range(n_faces):
-        cv2.imwrite(str(folder / f"face_{index:06d}.jpg"), jittered(crops[index % len(crops)], rng), [cv2.IMWRITE_JPEG_QUALITY, 92])
+        cv2.imwrite(
+            str(folder / f"face_{index:06d}.jpg"), jittered(crops[index % len(crops)], rng), [cv2.IMWRITE_JPEG_QUALITY, 92]
+        )
     return folder
 
 
@@ -115,7 +117,9 @@ def run_stage(stage: str, size_dir: Path, workers: int) -> int:
                                           image_size=GENERATOR_SIDE, device="cpu", progress=False, compile=False)  # fmt: skip
         return int((manifest["face_path"] != "").sum())
     if stage == "identity":
-        result = identity_evaluation(stage01, size_dir / "anonymized", ["ganonymization"], build_embedder("sface"), progress=False)
+        result = identity_evaluation(
+            stage01, size_dir / "anonymized", ["ganonymization"], build_embedder("sface"), progress=False
+        )
         distances = result.distances[result.distances["method"] == "ganonymization"]
         return int(distances["distance"].notna().sum())  # faces compared (each embedded as original and anonymised)
     raise ValueError(f"unknown stage {stage!r}")
@@ -135,7 +139,16 @@ def tree_rss(process: psutil.Process) -> int:
 def measure(stage: str, size_dir: Path, workers: int) -> tuple[float, int, int]:
     """(seconds, faces, peak resident bytes of the stage's process tree) of ``stage`` run in a child process."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", stage, "--workdir", str(size_dir), "--workers", str(workers)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        stage,
+        "--workdir",
+        str(size_dir),
+        "--workers",
+        str(workers),
+    ]
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     watched, peak = psutil.Process(child.pid), 0
     while child.poll() is None:
@@ -190,7 +203,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="Dask worker processes for preprocess_dask")
     parser.add_argument("--preprocess", type=Path, default=REPO / "data/processed/demo", help="stage-01 folder of the demo")
     parser.add_argument("--photos", type=Path, default=REPO / "data/demo", help="the photos that folder was made from")
-    parser.add_argument("--workdir", type=Path, default=None, help="where the inputs and outputs go (default: a temporary folder)")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="where the inputs and outputs go (default: a temporary folder)"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -214,12 +229,16 @@ def main() -> None:
             for stage in stages:
                 results[(stage, n)] = measure(stage, size_dir, args.workers)
                 seconds, faces, peak = results[(stage, n)]
-                print(f"  done: {stage} on {n:,} inputs, {faces:,} faces, {seconds:.0f} s, peak {peak / 2**20:,.0f} MB", flush=True)
+                print(
+                    f"  done: {stage} on {n:,} inputs, {faces:,} faces, {seconds:.0f} s, peak {peak / 2**20:,.0f} MB", flush=True
+                )
             shutil.rmtree(size_dir)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"Cost growth on {os.cpu_count()} cores, {len(crops)} demo faces jittered into face-centred {INPUT_SIDE} px JPEGs; "
-          f"seconds per face and peak resident MB of each stage's process tree (Dask workers: {args.workers}):")
+    print(
+        f"Cost growth on {os.cpu_count()} cores, {len(crops)} demo faces jittered into face-centred {INPUT_SIDE} px JPEGs; "
+        f"seconds per face and peak resident MB of each stage's process tree (Dask workers: {args.workers}):"
+    )
     print_table(results, stages, sizes)
     print(f"  flat: s/face within {SECONDS_GROWTH_LIMIT}x and peak MB within {MEMORY_GROWTH_LIMIT}x over the last two sizes")
 

@@ -33,7 +33,9 @@ from ganon_utils.evaluation.classifiers import PAPER_ARCHITECTURE, PAPER_IMAGE_S
 NUM_CLASSES = 8  # AffectNet's eight expressions
 
 
-def make_step(architecture: str, image_size: int, device: torch.device, precision: str | None) -> Callable[[Tensor, Tensor], None]:
+def make_step(
+    architecture: str, image_size: int, device: torch.device, precision: str | None
+) -> Callable[[Tensor, Tensor], None]:
     """A training step on (uint8 images, labels); ``precision`` None is the reference float32 step."""
     torch.manual_seed(0)
     model = convnext_classifier(NUM_CLASSES, architecture).to(device).train()
@@ -55,7 +57,9 @@ def make_step(architecture: str, image_size: int, device: torch.device, precisio
     return reference_step if precision is None else our_step
 
 
-def images_per_second(step: Callable[[Tensor, Tensor], None], images: Tensor, labels: Tensor, steps: int, warmup: int, device: torch.device) -> float:
+def images_per_second(
+    step: Callable[[Tensor, Tensor], None], images: Tensor, labels: Tensor, steps: int, warmup: int, device: torch.device
+) -> float:
     """Steady-state training images per second of ``step`` after ``warmup`` untimed steps."""
 
     def sync() -> None:
@@ -91,14 +95,22 @@ def main(argv: list[str] | None = None) -> None:
     images = torch.randint(0, 256, (batch, 3, side, side), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, NUM_CLASSES, (batch,), generator=generator)
     name = torch.cuda.get_device_name(device) if on_gpu else f"CPU, {torch.get_num_threads()} threads"
-    print(f"{args.architecture}, {args.image_size} px (faces {side} px), batch {batch}, {steps} timed steps on {name}; torch {torch.__version__}")
-    rows = [("reference: fp32, default settings (the authors')", None), ("ours, fp32", "fp32"), ("ours, bf16 + channels-last", "bf16")]
+    print(
+        f"{args.architecture}, {args.image_size} px (faces {side} px), batch {batch}, {steps} timed steps on {name}; torch {torch.__version__}"
+    )
+    rows = [
+        ("reference: fp32, default settings (the authors')", None),
+        ("ours, fp32", "fp32"),
+        ("ours, bf16 + channels-last", "bf16"),
+    ]
     baseline = None
     print(f"{'recipe':<50} {'img/s':>8} {'vs reference':>13}")
     for label, precision in rows:
         if precision is not None and on_gpu:
             configure_cuda()  # after the reference row: it changes global backend settings
-        rate = images_per_second(make_step(args.architecture, args.image_size, device, precision), images, labels, steps, warmup, device)
+        rate = images_per_second(
+            make_step(args.architecture, args.image_size, device, precision), images, labels, steps, warmup, device
+        )
         baseline = baseline or rate
         print(f"{label:<50} {rate:>8.1f} {rate / baseline:>12.2f}x", flush=True)
         if on_gpu:

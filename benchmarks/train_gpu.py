@@ -149,9 +149,7 @@ def reference_recipe(device: torch.device, image_size: int, name: str, published
         landmarks = render_landmarks_torch(coords, image_size)
         return reference_step(generator, discriminator, opt_g, opt_d, landmarks, real)
 
-    return Recipe(
-        name, step, lambda: backend_settings(benchmark=False, deterministic=published, detect_anomaly=published)
-    )
+    return Recipe(name, step, lambda: backend_settings(benchmark=False, deterministic=published, detect_anomaly=published))
 
 
 def ours_recipe(device: torch.device, image_size: int, name: str, compiled: bool) -> Recipe:
@@ -277,7 +275,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per recipe")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (cuDNN autotuning, compilation)")
-    parser.add_argument("--published-settings", action="store_true", help="add the reference under deterministic + anomaly detection")
+    parser.add_argument(
+        "--published-settings", action="store_true", help="add the reference under deterministic + anomaly detection"
+    )
     parser.add_argument("--no-compile", action="store_true", help="skip recipe (c)")
     args = parser.parse_args(argv)
 

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ganon_utils.stages import PathLike
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -88,7 +90,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator[Path]:
+def atomic_path(path: PathLike, *, fsync: bool = True) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path`` atomically.
 
     The temporary file lives in ``path``'s folder (created if missing), is hidden
@@ -113,21 +115,19 @@ def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator
         _fsync_dir(target.parent)
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, fsync: bool = True) -> None:
+def write_bytes_atomic(path: PathLike, data: bytes, *, fsync: bool = True) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path, fsync=fsync) as temp:
         with open(temp, "wb") as handle:
             handle.write(data)
 
 
-def write_text_atomic(
-    path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8", fsync: bool = True
-) -> None:
+def write_text_atomic(path: PathLike, text: str, *, encoding: str = "utf-8", fsync: bool = True) -> None:
     """Write ``text`` to ``path`` atomically, byte for byte (no newline translation)."""
     write_bytes_atomic(path, text.encode(encoding), fsync=fsync)
 
 
-def write_csv_atomic(path: str | os.PathLike[str], df: pd.DataFrame, *, fsync: bool = True) -> None:
+def write_csv_atomic(path: PathLike, df: pd.DataFrame, *, fsync: bool = True) -> None:
     """Write ``df`` as UTF-8 CSV without its index and with ``\\n`` line ends, atomically.
 
     Compression is inferred from ``path``'s suffix (e.g. ``.csv.gz``), as pandas does.
@@ -136,7 +136,7 @@ def write_csv_atomic(path: str | os.PathLike[str], df: pd.DataFrame, *, fsync: b
         df.to_csv(temp, index=False, encoding="utf-8", lineterminator="\n")
 
 
-def save_npy_atomic(path: str | os.PathLike[str], array: np.ndarray, *, fsync: bool = True) -> None:
+def save_npy_atomic(path: PathLike, array: np.ndarray, *, fsync: bool = True) -> None:
     """Save ``array`` in ``.npy`` format to exactly ``path`` (no suffix appended), atomically.
 
     Object arrays are refused (``allow_pickle=False``) so the file loads safely.
@@ -146,7 +146,7 @@ def save_npy_atomic(path: str | os.PathLike[str], array: np.ndarray, *, fsync: b
             np.save(handle, np.asarray(array), allow_pickle=False)
 
 
-def remove_stale_temporaries(folder: str | os.PathLike[str]) -> int:
+def remove_stale_temporaries(folder: PathLike) -> int:
     """Delete the temporary files of interrupted writes anywhere under ``folder``; the number removed.
 
     Call it only while holding :func:`folder_lock` on ``folder``, so no live writer's file is taken away.
@@ -175,7 +175,7 @@ class _HeldLocks:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
+def folder_lock(folder: PathLike) -> Iterator[Path]:
     """Hold an exclusive lock on ``folder`` (created if missing) for the block; FolderBusyError when another
     process holds it. Re-entrant within a process. Uses ``flock`` on ``folder/.lock`` (released by the system
     when a run dies); where ``fcntl`` is missing (Windows) the block runs unlocked."""

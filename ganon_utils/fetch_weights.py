@@ -44,7 +44,14 @@ USER_AGENT = f"ganon_utils/{__version__} (fetch-weights; Python-urllib)"
 GROUPS: dict[str, tuple[str, ...]] = {
     "all": tuple(WEIGHT_FILES),
     "ganonymization": ("ganonymization_publication", "ganonymization_demo"),
-    "paper": ("retinaface", "head_segmentation", "vgg_face", "facenet512", "convnext_base_imagenet", "ganonymization_publication"),
+    "paper": (
+        "retinaface",
+        "head_segmentation",
+        "vgg_face",
+        "facenet512",
+        "convnext_base_imagenet",
+        "ganonymization_publication",
+    ),
 }
 """Names that stand for several weight files."""
 

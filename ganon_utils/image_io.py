@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ganon_utils.atomic_files import write_bytes_atomic
+from ganon_utils.stages import PathLike
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -84,7 +85,7 @@ class ImageStatus(str, Enum):
 class ImageLoadError(Exception):
     """Reading an image failed; ``status`` says why in one word, the message names the file and the cause."""
 
-    def __init__(self, path: str | os.PathLike[str], status: ImageStatus, cause: str) -> None:
+    def __init__(self, path: PathLike, status: ImageStatus, cause: str) -> None:
         self.path = Path(path)
         self.status = status
         self.cause = cause
@@ -200,9 +201,10 @@ def _to_rgb8(image: Image.Image) -> tuple[np.ndarray, list[str]]:
 
 def _high_bit_depth_rgb(image: Image.Image) -> bool:
     """True for multi-channel 16-bit files that Pillow decodes to 8 bits (e.g. a 48-bit PNG)."""
-    if image.mode not in ("RGB", "RGBA") or not image.tile:
+    tile = getattr(image, "tile", None)  # set by the image file plugins, not by Image.Image itself
+    if image.mode not in ("RGB", "RGBA") or not tile:
         return False
-    rawmode = image.tile[0].args[0] if isinstance(image.tile[0].args, tuple) else image.tile[0].args
+    rawmode = tile[0].args[0] if isinstance(tile[0].args, tuple) else tile[0].args
     return isinstance(rawmode, str) and ";16" in rawmode
 
 
@@ -251,9 +253,7 @@ def _open_readonly(path: Path) -> io.BufferedReader:
     return open(path, "rb")
 
 
-def load_image(
-    path: str | os.PathLike[str], *, max_pixels: int = 40_000_000, min_side: int = 32, frame: int | None = None
-) -> LoadedImage:
+def load_image(path: PathLike, *, max_pixels: int = 40_000_000, min_side: int = 32, frame: int | None = None) -> LoadedImage:
     """Read an image file as upright 8-bit RGB, or raise :class:`ImageLoadError`.
 
     Order of checks: existence and readability, zero bytes, format recognition,
@@ -295,7 +295,9 @@ def _read_with_opencv(path: Path, data: bytes, *, max_pixels: int, min_side: int
         return None
     height, width = decoded.shape[:2]
     if width * height > max_pixels:
-        raise ImageLoadError(path, ImageStatus.TOO_LARGE, f"{width}x{height} = {width * height} pixels exceeds max_pixels={max_pixels}")
+        raise ImageLoadError(
+            path, ImageStatus.TOO_LARGE, f"{width}x{height} = {width * height} pixels exceeds max_pixels={max_pixels}"
+        )
     if min(width, height) < min_side:
         raise ImageLoadError(path, ImageStatus.TOO_SMALL, f"{width}x{height}: shorter side is below min_side={min_side}")
     conversions = ["read_with_opencv"]
@@ -399,7 +401,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def save_png(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
+def save_png(path: PathLike, rgb: np.ndarray) -> None:
     """Write an 8-bit RGB (H, W, 3) or greyscale (H, W) array as a metadata-free PNG, atomically."""
     write_bytes_atomic(path, encode_png(rgb))
 
@@ -417,7 +419,7 @@ PHOTO_FORMAT_ALIASES = {"MPO": "JPEG"}
 FALLBACK_PHOTO_FORMAT = "PNG"
 
 
-def frame_count(path: str | os.PathLike[str]) -> int:
+def frame_count(path: PathLike) -> int:
     """How many frames or pages a file holds (TIFF pages, GIF / WebP frames; 1 for any other file, also for one
     that is not an image), read from its header."""
     try:
@@ -427,7 +429,7 @@ def frame_count(path: str | os.PathLike[str]) -> int:
         return 1
 
 
-def content_sha256(path: str | os.PathLike[str]) -> str | None:
+def content_sha256(path: PathLike) -> str | None:
     """Hex SHA-256 of a file's bytes (read-only), or None when it cannot be read: what "the same input" means
     when a stage decides whether earlier work still holds (names and timestamps can lie, content cannot)."""
     digest = hashlib.sha256()
@@ -440,7 +442,7 @@ def content_sha256(path: str | os.PathLike[str]) -> str | None:
     return digest.hexdigest()
 
 
-def image_format(path: str | os.PathLike[str]) -> str | None:
+def image_format(path: PathLike) -> str | None:
     """The format Pillow recognises in ``path`` from its header (``"JPEG"``, ``"PNG"``, ...), None if none."""
     try:
         with _open_readonly(Path(path)) as handle, Image.open(handle, formats=ACCEPTED_FORMATS) as image:
@@ -478,7 +480,7 @@ def encode_photo(rgb: np.ndarray, format: str) -> bytes:
     return buffer.getvalue()
 
 
-def save_photo(path: str | os.PathLike[str], rgb: np.ndarray, format: str) -> None:
+def save_photo(path: PathLike, rgb: np.ndarray, format: str) -> None:
     """Write a metadata-free photo in ``format`` atomically."""
     write_bytes_atomic(path, encode_photo(rgb, format))
 
@@ -494,7 +496,7 @@ _UNSAFE_CHAR = re.compile(r"[^A-Za-z0-9-]")
 _MAX_READABLE_ID = 150  # leaves room for "_<face-k>.png" under the usual 255-byte name limit
 
 
-def image_id_for(relative_path: str | os.PathLike[str]) -> str:
+def image_id_for(relative_path: PathLike) -> str:
     """A filesystem-safe id, unique per relative path, that stays readable.
 
     Folders are joined with ``__`` and the extension is kept after ``_``:
@@ -536,7 +538,7 @@ class InputFile:
     reason: str = ""
 
 
-def list_input_files(folder: str | os.PathLike[str]) -> list[InputFile]:
+def list_input_files(folder: PathLike) -> list[InputFile]:
     """Every file under ``folder`` (recursive, sorted as :func:`list_images`), whatever its name or extension.
 
     Unlike :func:`list_images`, nothing is left out silently: a file in a hidden place (a name starting with a dot,
@@ -573,7 +575,7 @@ def _is_image_name(name: str) -> bool:
     return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
 
 
-def list_images(folder: str | os.PathLike[str]) -> list[Path]:
+def list_images(folder: PathLike) -> list[Path]:
     """All image files under ``folder`` (recursive), sorted by relative path.
 
     A file counts as an image by its suffix (:data:`IMAGE_SUFFIXES`, any case),

@@ -318,7 +318,9 @@ def run_notebooks(
         print(f"[{number}/{len(plan)}] {display_path(notebook, root)} ...", flush=True)
         (results_root / notebook.stem).mkdir(parents=True, exist_ok=True)
         remove_stage_summary(results_root / notebook.stem)  # a failed run must not show an earlier headline
-        run = execute_notebook(notebook, results_root / "notebooks" / f"{notebook.stem}.ipynb", parameters, kernel_name, root, log_output)
+        run = execute_notebook(
+            notebook, results_root / "notebooks" / f"{notebook.stem}.ipynb", parameters, kernel_name, root, log_output
+        )
         report = results_root / f"{notebook.stem}.html"
         if run.written:
             export_html(run.executed, report)
@@ -382,7 +384,10 @@ def cli(argv: Sequence[str] | None = None) -> int:
     stems = {nb.stem for nb in notebooks}
     for stem in notebook_sections(profile):
         if stem not in stems:
-            print(f"warning: profile {profile.name!r} has a section for {stem}, but {display_path(notebooks_dir, root)}/ has no such notebook", file=sys.stderr)
+            print(
+                f"warning: profile {profile.name!r} has a section for {stem}, but {display_path(notebooks_dir, root)}/ has no such notebook",
+                file=sys.stderr,
+            )
 
     print(f"profile {profile.name} ({display_path(profile.path, root)}): {len(plan)} notebook(s)", flush=True)
     problems = run_problems(plan, root, prepared_paths(profile, root))

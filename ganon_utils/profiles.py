@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from ganon_utils.stages import PathLike
+
 PROFILE_KEYS = frozenset({"name", "description", "setup", "common", "notebooks"})
 SETUP_KEYS = frozenset({"demo_data"})
 
@@ -66,7 +68,7 @@ def available_profiles(profiles_dir: Path | None = None) -> list[str]:
     return sorted({p.stem for p in folder.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file()})
 
 
-def resolve_profile_path(name_or_path: str | Path, profiles_dir: Path | None = None) -> Path:
+def resolve_profile_path(name_or_path: PathLike, profiles_dir: Path | None = None) -> Path:
     """Turn ``demo`` into ``profiles/demo.yaml``; a path (with a separator or a .yaml suffix) stays a path."""
     text = str(name_or_path)
     folder = default_profiles_dir() if profiles_dir is None else Path(profiles_dir)
@@ -132,7 +134,7 @@ def validate_profile_data(data: Any, path: Path) -> Mapping[str, Any]:
     return data
 
 
-def load_profile(name_or_path: str | Path, profiles_dir: Path | None = None) -> Profile:
+def load_profile(name_or_path: PathLike, profiles_dir: Path | None = None) -> Profile:
     """Load and check a profile given by name (``profiles/<name>.yaml``) or by path."""
     path = resolve_profile_path(name_or_path, profiles_dir)
     try:

@@ -136,7 +136,8 @@ def provenance_markdown(provenance: Mapping[str, Any], substitute_models: bool |
         lines.append("**Backends:** " + ", ".join(f"{stage}: `{name}`" for stage, name in backends.items()) + "  ")
     lines.append(f"**Machine:** {provenance.get('platform')}; CPU {provenance.get('cpu')}; GPU {provenance.get('gpu')}  ")
     lines.append(
-        f"**Versions:** python {provenance.get('python')}, " + ", ".join(f"{name} {version}" for name, version in packages.items())
+        f"**Versions:** python {provenance.get('python')}, "
+        + ", ".join(f"{name} {version}" for name, version in packages.items())
     )
     if substitute_models:
         lines += ["", f"> **Note:** {DEMO_NOTICE}"]

@@ -8,6 +8,7 @@ runner can print one list (each line names the path and what belongs there) and 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ def weight_problem(key: str) -> list[str]:
     return [] if path.is_file() and path.stat().st_size > 0 else [missing_weight_message(key)]
 
 
-def preprocess_problems(params: Parameters, root: Path, produced: set[Path] = frozenset()) -> list[str]:
+def preprocess_problems(params: Parameters, root: Path, produced: AbstractSet[Path] = frozenset()) -> list[str]:
     """Stage 01: every dataset root/layout it reads and the weight files of its backends.
 
     A dataset whose root the run's set-up makes (``produced``, e.g. the demo data) counts as present."""

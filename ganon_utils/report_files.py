@@ -13,9 +13,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ganon_utils.atomic_files import atomic_path, write_csv_atomic, write_text_atomic
+from ganon_utils.stages import PathLike
 
 
-def save_figure(figure: Figure, path_stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+def save_figure(figure: Figure, path_stem: PathLike, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
     """Save ``figure`` as ``path_stem.<format>`` for each format."""
     written = []
     for fmt in formats:
@@ -48,7 +49,7 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_table(df: pd.DataFrame, path_stem: str | Path) -> list[Path]:
+def save_table(df: pd.DataFrame, path_stem: PathLike) -> list[Path]:
     """Save ``df`` as CSV (full precision), Markdown and LaTeX (floats rounded) next to each other."""
     stem = Path(path_stem)
     write_csv_atomic(stem.with_suffix(".csv"), df)

@@ -66,8 +66,7 @@ WEIGHT_FILES: dict[str, WeightFile] = {
             "(its head_segmentation/constants.py names the Google Drive file; the package caches it as "
             "head_segmentation/model/head_segmentation.ckpt), or the copy the GANonymization repository "
             "downloads in lib/transform/face_segmentation_transformer.py",
-            url="https://drive.usercontent.google.com/download?id=1RxXX4g3zMk2CwDtsq-gGleq7aSGoUUHf"
-            "&export=download&confirm=t",
+            url="https://drive.usercontent.google.com/download?id=1RxXX4g3zMk2CwDtsq-gGleq7aSGoUUHf&export=download&confirm=t",
         ),
         WeightFile(
             key="convnext_base_imagenet",

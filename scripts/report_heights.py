@@ -29,9 +29,19 @@ def rendered_height(report: Path, width: int, browser: str) -> int:
     """Pixels from the top of the page to its last non-background row."""
     with tempfile.TemporaryDirectory() as tmp:
         shot = Path(tmp) / "page.png"
-        subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp}/profile", f"--window-size={width},{CANVAS_HEIGHT}",
-                        f"--screenshot={shot}", report.resolve().as_uri()],  # fmt: skip
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                browser,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={tmp}/profile",
+                f"--window-size={width},{CANVAS_HEIGHT}",
+                f"--screenshot={shot}",
+                report.resolve().as_uri(),
+            ],  # fmt: skip
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int16)
     background = pixels[-1, 0]
     rows = np.nonzero((np.abs(pixels - background).sum(axis=2) > 12).any(axis=1))[0]

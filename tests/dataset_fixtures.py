@@ -80,9 +80,7 @@ def make_celeba(root: Path, layout: str = "flat", with_identity: bool = True, mi
     for i, name in enumerate(files[: len(files) - missing]):
         write_image(root / image_dir / name, seed=i)
     (root / evaluation).mkdir(parents=True, exist_ok=True)
-    (root / f"{evaluation}list_eval_partition.txt").write_text(
-        "".join(f"{name} {code}\n" for name, code in zip(files, codes))
-    )
+    (root / f"{evaluation}list_eval_partition.txt").write_text("".join(f"{name} {code}\n" for name, code in zip(files, codes)))
     # Original formatting: count, names with a trailing space, values padded to width 2 and
     # separated by one space (so "-1  1" has two spaces), file name followed by one space.
     lines = [str(len(files)), " ".join(CELEBA_ATTRIBUTES) + " "]

@@ -289,7 +289,7 @@ def test_stage_01_with_crop_then_rotate_pastes_back_at_the_same_place(tmp_path, 
     Image.fromarray(astronaut).save(tmp_path / "a.png")
     config = PreprocessConfig(alignment=CROP_THEN_ROTATE, face_margin=0.0)
     faces = run_preprocess(tasks_from_folder(tmp_path), tmp_path / "out", config, n_workers=0, progress=False).faces
-    (_, steps), = detect_and_process(astronaut, config)
+    ((_, steps),) = detect_and_process(astronaut, config)
     assert steps.aligned.alignment == CROP_THEN_ROTATE
     row = faces.iloc[0]
     matrix = alignment_from_record(

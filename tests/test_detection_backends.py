@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,7 @@ LANDMARK_BACKENDS = ["yunet", "centerface", pytest.param("mtcnn", marks=pytest.m
 NEW_BACKENDS = ["blazeface_short", *LANDMARK_BACKENDS, "haar", "yunet+centerface"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def detector(name: str):
     """One instance per backend for the whole module (the models are read once)."""
     return build_detector(name)

@@ -21,10 +21,10 @@ from ganon_utils.evaluation.classifiers import (
     save_expression_classifier,
 )
 from ganon_utils.evaluation.expression import (
-    class_probabilities,
     PAPER_TABLE2,
     PAPER_TABLE3,
     PAPER_TABLE3_N,
+    class_probabilities,
     compare_methods,
     compare_methods_vs_paper,
     comparison_summary,
@@ -109,7 +109,9 @@ def test_table3_p_z_and_r_equal_scipys_approx_wilcoxon_in_both_readings_of_n(eff
     n = len(x) if effect_size_n == "all" else int(np.count_nonzero(x - y))
     assert n == (40 if effect_size_n == "all" else 35)
     result = wilcoxon_signed_rank(x, y, effect_size_n=effect_size_n)
-    assert result["p"] == pytest.approx(expected.pvalue, rel=1e-12) and result["Z"] == pytest.approx(expected.zstatistic, rel=1e-12)
+    assert result["p"] == pytest.approx(expected.pvalue, rel=1e-12) and result["Z"] == pytest.approx(
+        expected.zstatistic, rel=1e-12
+    )
     assert result["p"] == pytest.approx(2 * stats.norm.cdf(-abs(expected.zstatistic)), rel=1e-9)  # p = 2 Phi(-|Z|)
     assert result["N"] == n and result["pairs"] == 40 and result["nonzero_pairs"] == 35
     assert result["r"] == pytest.approx(expected.zstatistic / math.sqrt(n), rel=1e-12)
@@ -154,7 +156,7 @@ def test_table3_bonferroni_over_the_dataset_or_one_comparison_and_stars_from_eit
                             stars_from="uncorrected")  # fmt: skip
     comparison = compare_methods(differences, options=authors)
     assert (comparison["bonferroni_m"] == 3).all()  # the emotions of one method comparison
-    for method, rows in comparison.groupby("method"):
+    for _, rows in comparison.groupby("method"):
         np.testing.assert_allclose(rows["p_bonferroni"], np.minimum(rows["p"] * 3, 1.0))
     assert comparison["significance"].tolist() == [significance_stars(p) for p in comparison["p"]]  # uncorrected p
     assert (comparison["N"] == 40).all() and (comparison["p"] == dataset["p"]).all()  # N changes r, not p
@@ -333,7 +335,9 @@ def test_notebook_06_runs_with_papermill(stage01, anonymized, tmp_path) -> None:
     # The faces appear as dataset "ckplus", baselines standing in for the paper's three methods, so the notebook
     # also shows the paper's values; pixel8 stays itself (not in the paper's tables).
     methods = {"ganonymization": "blur9", "deepprivacy2": "pixel8", "ciagan": "blur17"}
-    preprocess_root, anonymized_root = as_named_dataset("ckplus", stage01, anonymized, {**methods, "pixel8": "pixel8"}, tmp_path / "data")
+    preprocess_root, anonymized_root = as_named_dataset(
+        "ckplus", stage01, anonymized, {**methods, "pixel8": "pixel8"}, tmp_path / "data"
+    )
     results = tmp_path / "results"
     parameters = {"datasets": ["ckplus"], "preprocess_root": str(preprocess_root), "anonymized_root": str(anonymized_root),
                   "methods": [*methods, "pixel8"], "reference_method": "ganonymization", "results_dir": str(results)}  # fmt: skip

@@ -139,7 +139,9 @@ def test_training_resumes_to_the_same_weights_and_checks_its_settings(stage01, l
     assert full.epochs_run == 3 and full.log["epoch"].tolist() == [1, 2, 3]
     part = train_classifier(train, val, classes, tmp_path / "part", TINY, device="cpu")
     assert part.epochs_run == 2
-    with pytest.raises(ValueError, match=r"other settings \(config.lr: 0.0003 -> 0.001\)"):  # another learning rate would mix two runs
+    with pytest.raises(
+        ValueError, match=r"other settings \(config.lr: 0.0003 -> 0.001\)"
+    ):  # another learning rate would mix two runs
         train_classifier(train, val, classes, tmp_path / "part", ClassifierConfig(**{**three.__dict__, "lr": 1e-3}), device="cpu")
     # More epochs continue the run; DataLoader workers (persistent across epochs) read the same batches.
     resumed = train_classifier(train, val, classes, tmp_path / "part", replace(three, num_workers=2), device="cpu")
@@ -311,7 +313,9 @@ def test_multi_label_training_with_attribute_weights_is_its_own_run(tmp_path) ->
     classes = ["smiling", "eyeglasses"]
     config = replace(TINY, epochs=1, multi_label=True, class_weights=False)
     plain = train_classifier(table, table, classes, tmp_path / "plain", config, device="cpu")
-    weighted = train_classifier(table, table, classes, tmp_path / "weighted", replace(config, attribute_weights=True), device="cpu")
+    weighted = train_classifier(
+        table, table, classes, tmp_path / "weighted", replace(config, attribute_weights=True), device="cpu"
+    )
     assert weighted.log["train_loss"].iloc[0] != pytest.approx(plain.log["train_loss"].iloc[0])  # the rare attribute weighs in
     assert "attribute_weights" not in (tmp_path / "plain" / "config.json").read_text()  # as runs from before the option
     with pytest.raises(ValueError, match="attribute_weights"):
@@ -341,6 +345,20 @@ def test_a_classifier_run_records_the_precision_auto_chose(stage01, labelled, tm
     train_classifier(train, val, ["happy", "sad"], tmp_path / "auto", config, device="cpu")
     assert json.loads((tmp_path / "auto" / "config.json").read_text())["config"]["precision"] == "fp32"
     # the folder is the fp32 one: an explicit fp32 call resumes it, a bf16 call is refused
-    train_classifier(train, val, ["happy", "sad"], tmp_path / "auto", ClassifierConfig(**{**config.__dict__, "precision": "fp32"}), device="cpu")
+    train_classifier(
+        train,
+        val,
+        ["happy", "sad"],
+        tmp_path / "auto",
+        ClassifierConfig(**{**config.__dict__, "precision": "fp32"}),
+        device="cpu",
+    )
     with pytest.raises(ValueError, match="precision"):
-        train_classifier(train, val, ["happy", "sad"], tmp_path / "auto", ClassifierConfig(**{**config.__dict__, "precision": "bf16"}), device="cpu")
+        train_classifier(
+            train,
+            val,
+            ["happy", "sad"],
+            tmp_path / "auto",
+            ClassifierConfig(**{**config.__dict__, "precision": "bf16"}),
+            device="cpu",
+        )

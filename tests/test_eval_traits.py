@@ -101,7 +101,12 @@ def test_papers_tables_5_and_6_cover_the_40_celeba_attributes() -> None:
     report = multilabel_table(np.array([[1, 0], [1, 1]]), np.array([[1, 0], [0, 1]]), ["Male", "Smiling"])
     versus = attribute_scores_vs_paper({"original": report, "blur9": report}).set_index("attribute")
     assert versus["version"].tolist() == ["original", "original"] and versus.loc["Male", "recall"] == 0.5
-    assert versus.loc["Smiling", ["paper_precision", "paper_recall", "paper_f1", "paper_support"]].tolist() == [0.95, 0.90, 0.92, 9601]
+    assert versus.loc["Smiling", ["paper_precision", "paper_recall", "paper_f1", "paper_support"]].tolist() == [
+        0.95,
+        0.90,
+        0.92,
+        9601,
+    ]
 
 
 def test_multilabel_table_per_attribute() -> None:
@@ -126,13 +131,17 @@ def direct_averages(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, tuple[f
     true = [int(y_true[:, j].sum()) for j in range(c)]
     per_class = [(ratio(tp[j], pred[j]), ratio(tp[j], true[j]), ratio(2 * tp[j], pred[j] + true[j])) for j in range(c)]
     micro_p, micro_r = ratio(sum(tp), sum(pred)), ratio(sum(tp), sum(true))
-    result = {"micro avg": (micro_p, micro_r, ratio(2 * micro_p * micro_r, micro_p + micro_r)),
-              "macro avg": tuple(float(np.mean([row[k] for row in per_class])) for k in range(3)),
-              "weighted avg": tuple(sum(row[k] * true[j] for j, row in enumerate(per_class)) / sum(true) for k in range(3))}
+    result = {
+        "micro avg": (micro_p, micro_r, ratio(2 * micro_p * micro_r, micro_p + micro_r)),
+        "macro avg": tuple(float(np.mean([row[k] for row in per_class])) for k in range(3)),
+        "weighted avg": tuple(sum(row[k] * true[j] for j, row in enumerate(per_class)) / sum(true) for k in range(3)),
+    }
     per_sample = []
     for i in range(n):
         hits = int((y_true[i] & y_pred[i]).sum())
-        per_sample.append((ratio(hits, y_pred[i].sum()), ratio(hits, y_true[i].sum()), ratio(2 * hits, y_true[i].sum() + y_pred[i].sum())))
+        per_sample.append(
+            (ratio(hits, y_pred[i].sum()), ratio(hits, y_true[i].sum()), ratio(2 * hits, y_true[i].sum() + y_pred[i].sum()))
+        )
     result["samples avg"] = tuple(float(np.mean([row[k] for row in per_sample])) for k in range(3))
     return result  # fmt: skip
 
@@ -157,7 +166,12 @@ def test_table5_averages_are_compared_with_the_papers_rows() -> None:
     report = multilabel_report(y_true, y_pred, ATTRIBUTES)
     versus = attribute_scores_vs_paper({"original": report, "deepprivacy2": report}).set_index(["attribute", "version"])
     assert set(versus.index.get_level_values(0)) == {*ATTRIBUTES, *AVERAGES}
-    assert versus.loc[("macro avg", "original"), ["paper_precision", "paper_recall", "paper_f1", "paper_support"]].tolist() == [0.76, 0.65, 0.69, 176143]
+    assert versus.loc[("macro avg", "original"), ["paper_precision", "paper_recall", "paper_f1", "paper_support"]].tolist() == [
+        0.76,
+        0.65,
+        0.69,
+        176143,
+    ]
     assert np.isnan(versus.loc[("micro avg", "deepprivacy2"), "paper_f1"])  # blank in the paper
     assert versus.loc[("samples avg", "original"), "f1"] == pytest.approx(report.loc["samples avg", "f1"])
     for name, (*scores, support) in PAPER_TABLE5_AVERAGES.items():  # as transcribed: F1 ~ harmonic mean of P and R (micro)
@@ -172,7 +186,9 @@ def test_multi_label_training_gives_sigmoid_outputs(stage01, tmp_path) -> None:
     faces = version_faces(labels, stage01, stage01, "original")
     config = ClassifierConfig(architecture="convnext_tiny", pretrained=False, image_size=32, batch_size=4, epochs=1,
                               multi_label=True, class_weights=False)  # fmt: skip
-    run = train_classifier(faces[faces["split"] == "train"], faces[faces["split"] == "val"], ATTRIBUTES, tmp_path, config, device="cpu")
+    run = train_classifier(
+        faces[faces["split"] == "train"], faces[faces["split"] == "val"], ATTRIBUTES, tmp_path, config, device="cpu"
+    )
     model = ConvNextClassifier(run.best, device="cpu")
     assert model.multi_label and "multi-label" in model.description
     images = [load_image(p).rgb for p in faces["path"].head(3)]

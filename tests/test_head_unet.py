@@ -15,9 +15,9 @@ import json
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
-import cv2
 import torch
 import torch.nn.functional as F
 from PIL import Image

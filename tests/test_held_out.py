@@ -115,7 +115,10 @@ def constructed_run(root: Path) -> tuple[Path, Path]:
                      "face_path": f"faces/all/f{i}.png", "landmarks_path": ""})  # fmt: skip
     pd.DataFrame(rows).to_csv(stage01 / "faces.csv", index=False)
     (stage01 / "config.json").write_text(json.dumps({"image_size": 48}))
-    for method, colour_of, skipped in [("keep", lambda c: tuple(v // 2 for v in c), None), ("flip", lambda c: (40, 90, 40), "f5")]:
+    for method, colour_of, skipped in [
+        ("keep", lambda c: tuple(v // 2 for v in c), None),
+        ("flip", lambda c: (40, 90, 40), "f5"),
+    ]:
         manifest = []
         for i, colour in enumerate(colours):
             face_id = f"f{i}"

@@ -16,16 +16,6 @@ import pytest
 from PIL import Image, ImageFile
 from skimage import data as skdata
 
-from tests.bad_inputs import (
-    CORPUS,
-    PREPROCESS_STATUSES,
-    READ_STATUSES,
-    alpha_mask,
-    face_grey16,
-    face_rgb16,
-    make_bad_input_corpus,
-    no_face_texture,
-)
 from ganon_utils import atomic_files, image_io
 from ganon_utils.image_io import (
     IMAGE_SUFFIXES,
@@ -37,6 +27,16 @@ from ganon_utils.image_io import (
     list_images,
     load_image,
     save_png,
+)
+from tests.bad_inputs import (
+    CORPUS,
+    PREPROCESS_STATUSES,
+    READ_STATUSES,
+    alpha_mask,
+    face_grey16,
+    face_rgb16,
+    make_bad_input_corpus,
+    no_face_texture,
 )
 
 
@@ -113,9 +113,7 @@ def test_error_names_file_and_cause(corpus: Path) -> None:
 
 def test_inputs_are_byte_identical_after_loading(corpus: Path) -> None:
     def digests() -> dict[str, tuple[str, int]]:
-        return {
-            p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in sorted(corpus.iterdir())
-        }
+        return {p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in sorted(corpus.iterdir())}
 
     before = digests()
     for name in READ_STATUSES:
@@ -473,9 +471,7 @@ def test_save_png_rejects_other_arrays(pixels: np.ndarray, tmp_path: Path) -> No
     assert not (tmp_path / "x.png").exists()
 
 
-def test_save_png_failure_keeps_previous_file(
-    face: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_save_png_failure_keeps_previous_file(face: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "faces" / "img_0.png"
     save_png(target, face)
     previous = target.read_bytes()
@@ -509,10 +505,35 @@ def test_image_id_readable_forms() -> None:
 
 def test_image_id_distinguishes_paths_that_a_plain_slug_would_merge() -> None:
     paths = [
-        "a b.jpg", "a_b.jpg", "a.b.jpg", "a-b.jpg", "a/b.jpg", "a__b.jpg", "a/b_jpg", "a_b_jpg",
-        "a.jpg", "a.png", "a.JPG", "A.jpg", "a b/c.jpg", "a_b/c.jpg", "a/b/c.jpg", "a__b/c.jpg",
-        "caf\u00e9.jpg", "cafe.jpg", "caf_.jpg", "_a.jpg", "a_.jpg", "a", "a_", "a.", ".a.jpg",
-        "x" * 300 + ".jpg", "x" * 300 + ".png", "d/" * 60 + "f.jpg", "d/" * 61 + "f.jpg",
+        "a b.jpg",
+        "a_b.jpg",
+        "a.b.jpg",
+        "a-b.jpg",
+        "a/b.jpg",
+        "a__b.jpg",
+        "a/b_jpg",
+        "a_b_jpg",
+        "a.jpg",
+        "a.png",
+        "a.JPG",
+        "A.jpg",
+        "a b/c.jpg",
+        "a_b/c.jpg",
+        "a/b/c.jpg",
+        "a__b/c.jpg",
+        "caf\u00e9.jpg",
+        "cafe.jpg",
+        "caf_.jpg",
+        "_a.jpg",
+        "a_.jpg",
+        "a",
+        "a_",
+        "a.",
+        ".a.jpg",
+        "x" * 300 + ".jpg",
+        "x" * 300 + ".png",
+        "d/" * 60 + "f.jpg",
+        "d/" * 61 + "f.jpg",
     ]
     ids = [image_id_for(path) for path in paths]
     assert len(set(ids)) == len(paths)
@@ -546,8 +567,21 @@ def test_image_suffixes() -> None:
 
 def test_list_images_filters_and_orders(tmp_path: Path) -> None:
     files = [
-        "b.jpg", "A.PNG", "a-b.jpg", "a/b.jpg", "a/c.TIFF", "z/y/x.webp", "m.bmp", "n.jpeg", "o.tif",
-        "notes.txt", "anim.gif", "noext", ".hidden.jpg", "a/.also_hidden.png", ".git/objects/x.jpg",
+        "b.jpg",
+        "A.PNG",
+        "a-b.jpg",
+        "a/b.jpg",
+        "a/c.TIFF",
+        "z/y/x.webp",
+        "m.bmp",
+        "n.jpeg",
+        "o.tif",
+        "notes.txt",
+        "anim.gif",
+        "noext",
+        ".hidden.jpg",
+        "a/.also_hidden.png",
+        ".git/objects/x.jpg",
         "folder.jpg/inner.png",
     ]
     for name in files:
@@ -557,8 +591,17 @@ def test_list_images_filters_and_orders(tmp_path: Path) -> None:
     (tmp_path / "dangling.png").symlink_to(tmp_path / "nowhere.png")  # listed: reading it gives a status
     listed = [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)]
     assert listed == [
-        "A.PNG", "a/b.jpg", "a/c.TIFF", "a-b.jpg", "b.jpg", "dangling.png", "folder.jpg/inner.png",
-        "m.bmp", "n.jpeg", "o.tif", "z/y/x.webp",
+        "A.PNG",
+        "a/b.jpg",
+        "a/c.TIFF",
+        "a-b.jpg",
+        "b.jpg",
+        "dangling.png",
+        "folder.jpg/inner.png",
+        "m.bmp",
+        "n.jpeg",
+        "o.tif",
+        "z/y/x.webp",
     ]
     assert all(p.parent.is_relative_to(tmp_path) for p in list_images(tmp_path))
 

@@ -24,9 +24,9 @@ import pandas as pd
 import pytest
 
 from ganon_utils import notebooks as runner
+from ganon_utils.profiles import Profile, load_profile
 from ganon_utils.runner import index_page
 from ganon_utils.runner.stage_summary import remove_stage_summary, write_stage_summary
-from ganon_utils.profiles import Profile, load_profile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +72,9 @@ def three_notebooks(tmp_path: Path) -> Path:
     folder = tmp_path / "notebooks"
     folder.mkdir()
     make_notebook(folder / "01_alpha.ipynb", PARAMS_HEADER + 'greeting = "default"\nscale: int = 1\n', [FIGURE_AND_TABLE])
-    make_notebook(folder / "02_beta.ipynb", PARAMS_HEADER + "factor = 1\n", ['(out / "summary.md").write_text("| a |\\n|---|\\n| 1 |\\n")'])
+    make_notebook(
+        folder / "02_beta.ipynb", PARAMS_HEADER + "factor = 1\n", ['(out / "summary.md").write_text("| a |\\n|---|\\n| 1 |\\n")']
+    )
     make_notebook(folder / "03_gamma.ipynb", PARAMS_HEADER, ["print('gamma done')"])
     (folder / ".hidden.ipynb").write_text("{}")  # not a notebook of the run
     return folder
@@ -109,7 +111,9 @@ def links_of(page: Path) -> list[str]:
 
 
 def run_cli(args: list[str], notebooks_dir: Path, results_dir: Path, profile: Path) -> int:
-    return runner.cli([*args, "--notebooks-dir", str(notebooks_dir), "--results-dir", str(results_dir), "--profile", str(profile)])
+    return runner.cli(
+        [*args, "--notebooks-dir", str(notebooks_dir), "--results-dir", str(results_dir), "--profile", str(profile)]
+    )
 
 
 # --- selection and parameters (no kernel) ---------------------------------------------------------
@@ -183,13 +187,21 @@ def test_notebook_parameters_merge_and_check(three_notebooks: Path, profile_file
 
 
 def test_index_html_escapes_and_links(tmp_path: Path) -> None:
-    entry = index_page.ReportEntry("01_a<b>", "01_a<b>.html", None, "ok", "demo", None, ("01_a<b>/t 1.csv",), ("01_a<b>/f.png", "01_a<b>/f.pdf"))
+    entry = index_page.ReportEntry(
+        "01_a<b>", "01_a<b>.html", None, "ok", "demo", None, ("01_a<b>/t 1.csv",), ("01_a<b>/f.png", "01_a<b>/f.pdf")
+    )
     page = index_page.index_html([entry], "demo<x>", "2026-01-01 00:00:00", "abc123", True)
     assert "<b>" not in page.replace("<b>GAN", "")  # names escaped
     assert "demo&lt;x&gt;" in page and "uncommitted" in page
     (tmp_path / "index.html").write_text(page)
     # the stage's report link, then the list of every file
-    assert links_of(tmp_path / "index.html") == ["01_a%3Cb%3E.html", "01_a%3Cb%3E.html", "01_a%3Cb%3E/t%201.csv", "01_a%3Cb%3E/f.png", "01_a%3Cb%3E/f.pdf"]
+    assert links_of(tmp_path / "index.html") == [
+        "01_a%3Cb%3E.html",
+        "01_a%3Cb%3E.html",
+        "01_a%3Cb%3E/t%201.csv",
+        "01_a%3Cb%3E/f.png",
+        "01_a%3Cb%3E/f.pdf",
+    ]
     assert "<img " not in page  # thumbnails only where the notebook chose them (its summary)
     assert "not comparable to the paper" not in page  # the notice is for the demo profile
 
@@ -202,7 +214,12 @@ def test_index_shows_each_stage_title_time_headline_table_thumbnail_and_backends
     nbformat.write(nb, str(source))
     executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     executed.cells[0].metadata["papermill"] = {"status": "completed"}
-    executed.metadata["papermill"] = {"exception": None, "parameters": {"profile_name": "demo"}, "end_time": "t", "duration": 125.4}
+    executed.metadata["papermill"] = {
+        "exception": None,
+        "parameters": {"profile_name": "demo"},
+        "end_time": "t",
+        "duration": 125.4,
+    }
     nbformat.write(executed, str(results / "notebooks" / "04_eval_x.ipynb"))
     figures = results / "04_eval_x" / "figures"
     figures.mkdir(parents=True)
@@ -241,6 +258,7 @@ def test_cli_rejects_bad_profile_and_dry_run_selects(three_notebooks: Path, prof
     assert run_cli(["--dry-run", "--only", "01,03"], three_notebooks, results, profile_file) == 0
     out = capsys.readouterr().out
     planned: dict[str, list[str]] = {}
+    notebook = ""
     for line in out.splitlines()[1:]:  # "  <notebook>:" then "      <name>: <value>" per parameter
         if line.startswith("      "):
             planned[notebook].append(line.strip())
@@ -283,7 +301,9 @@ def test_from_runs_only_the_later_notebooks(three_notebooks: Path, profile_file:
     assert run_cli(["--from", "02"], three_notebooks, results, profile_file) == 0
     assert not (results / "notebooks" / "01_alpha.ipynb").exists()
     assert (results / "02_beta" / "params.json").is_file() and (results / "03_gamma.html").is_file()
-    entries = {e.stem: e.status for e in (index_page.report_entry(results, nb.stem) for nb in runner.list_notebooks(three_notebooks))}
+    entries = {
+        e.stem: e.status for e in (index_page.report_entry(results, nb.stem) for nb in runner.list_notebooks(three_notebooks))
+    }
     assert entries == {"01_alpha": "not run", "02_beta": "ok", "03_gamma": "ok"}
 
 
@@ -294,7 +314,11 @@ def test_failure_names_notebook_cell_and_error_and_stops(tmp_path: Path, profile
     fail = nbformat.v4.new_notebook()
     tagged = nbformat.v4.new_code_cell(PARAMS_HEADER)
     tagged.metadata["tags"] = ["parameters"]
-    fail.cells = [tagged, nbformat.v4.new_code_cell("raise ValueError('boom: bad input')"), nbformat.v4.new_code_cell("print('never')")]
+    fail.cells = [
+        tagged,
+        nbformat.v4.new_code_cell("raise ValueError('boom: bad input')"),
+        nbformat.v4.new_code_cell("print('never')"),
+    ]
     nbformat.write(fail, str(folder / "02_fail.ipynb"))
     make_notebook(folder / "03_after.ipynb", PARAMS_HEADER, [])
     results = tmp_path / "results"
@@ -342,7 +366,11 @@ exit 0
 def _source_setup(repo: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", "-c", "source scripts/setup_env.sh && echo PY=$GANON_VENV_PYTHON"],
-        cwd=repo, capture_output=True, text=True, timeout=60, env={**os.environ, **env},
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
     )
 
 
@@ -358,7 +386,11 @@ def test_setup_env_stamp_logic_with_a_fake_venv(tmp_path: Path) -> None:
     calls, stamp = repo / ".venv" / "calls.log", repo / ".venv" / ".ganon-setup"
 
     def pip_calls() -> list[str]:
-        return [line for line in calls.read_text().splitlines() if line.startswith(("-m pip", "-m ipykernel"))] if calls.exists() else []
+        return (
+            [line for line in calls.read_text().splitlines() if line.startswith(("-m pip", "-m ipykernel"))]
+            if calls.exists()
+            else []
+        )
 
     first = _source_setup(repo)
     assert first.returncode == 0, first.stderr
@@ -411,7 +443,11 @@ def test_setup_env_second_call_reuses_the_real_venv(tmp_path: Path) -> None:
     began = time.perf_counter()
     done = subprocess.run(
         ["bash", "-c", "source scripts/setup_env.sh && echo PY=$GANON_VENV_PYTHON"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(shim)},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(shim)},
     )
     assert done.returncode == 0, done.stderr
     assert time.perf_counter() - began < 3
@@ -434,7 +470,10 @@ def test_notebooks_open_on_the_kernel_the_setup_registers() -> None:
     """JupyterLab opens each notebook on its saved kernelspec: it must be the `ganon-utils` kernel of .venv."""
     from jupyter_client.kernelspec import KernelSpecManager
 
-    names = {nbformat.read(str(nb), as_version=4).metadata["kernelspec"]["name"] for nb in runner.list_notebooks(REPO_ROOT / "notebooks")}
+    names = {
+        nbformat.read(str(nb), as_version=4).metadata["kernelspec"]["name"]
+        for nb in runner.list_notebooks(REPO_ROOT / "notebooks")
+    }
     assert names == {runner.KERNEL_NAME}
     assert f"--name {runner.KERNEL_NAME}" in (REPO_ROOT / "scripts" / "setup_env.sh").read_text()
     if Path(sys.prefix).resolve() == (REPO_ROOT / ".venv").resolve():  # the environment the README's commands make

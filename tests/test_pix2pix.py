@@ -277,8 +277,7 @@ def test_train_step_lowers_l1_on_a_fixed_batch():
     opts = Pix2PixOptimizers.create(generator, discriminator)
     landmarks, real = small_batch(3)
     history = [
-        train_step(generator, discriminator, opts.generator, opts.discriminator, landmarks, real)["loss_pixel"]
-        for _ in range(30)
+        train_step(generator, discriminator, opts.generator, opts.discriminator, landmarks, real)["loss_pixel"] for _ in range(30)
     ]
     assert history[-1] < 0.95 * history[0]  # random targets: L1 starts at ~0.5 (a zero output)
 
@@ -290,8 +289,7 @@ def test_train_step_lowers_l1_with_the_paper_model_at_256_px():
     opts = Pix2PixOptimizers.create(generator, discriminator)
     landmarks, real = small_batch(4, batch=1, size=256)
     history = [
-        train_step(generator, discriminator, opts.generator, opts.discriminator, landmarks, real)["loss_pixel"]
-        for _ in range(3)
+        train_step(generator, discriminator, opts.generator, opts.discriminator, landmarks, real)["loss_pixel"] for _ in range(3)
     ]
     assert history[-1] < 0.97 * history[0]
 
@@ -308,8 +306,14 @@ def test_bf16_autocast_and_channels_last():
     d2.to(memory_format=torch.channels_last)
     torch.manual_seed(3)
     fast = train_step(
-        g2, d2, opts2.generator, opts2.discriminator, landmarks, real,
-        autocast_dtype=torch.bfloat16, channels_last=True,
+        g2,
+        d2,
+        opts2.generator,
+        opts2.discriminator,
+        landmarks,
+        real,
+        autocast_dtype=torch.bfloat16,
+        channels_last=True,
     )
     assert all(torch.isfinite(torch.tensor(v)) for v in fast.values())
     assert fast["loss_pixel"] == pytest.approx(plain["loss_pixel"], rel=0.02)  # bf16 forward, same dropout
@@ -368,9 +372,18 @@ def lightning_checkpoint(generator: nn.Module, discriminator: nn.Module) -> dict
         "lr_schedulers": [],
         "hparams_name": "kwargs",
         "hyper_parameters": {
-            "data_dir": "data", "models_dir": "models", "output_dir": "output", "n_epochs": 25,
-            "dataset_name": "celeba", "batch_size": 32, "lr": 0.0002, "b1": 0.5, "b2": 0.999,
-            "n_cpu": 8, "img_size": 512, "device": 0,
+            "data_dir": "data",
+            "models_dir": "models",
+            "output_dir": "output",
+            "n_epochs": 25,
+            "dataset_name": "celeba",
+            "batch_size": 32,
+            "lr": 0.0002,
+            "b1": 0.5,
+            "b2": 0.999,
+            "n_cpu": 8,
+            "img_size": 512,
+            "device": 0,
         },
     }
 
@@ -393,8 +406,13 @@ def test_lightning_checkpoint_loads_weights_only_and_reproduces_outputs(paper_mo
 def test_lightning_checkpoint_with_pickled_objects_gets_a_conversion_hint(tmp_path):
     generator = GeneratorUNet(num_downs=SMALL_DOWNS)
     path = tmp_path / "old.ckpt"
-    torch.save({"state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
-                "hyper_parameters": argparse.Namespace(lr=2e-4)}, path)
+    torch.save(
+        {
+            "state_dict": {f"generator.{k}": v for k, v in generator.state_dict().items()},
+            "hyper_parameters": argparse.Namespace(lr=2e-4),
+        },
+        path,
+    )
     with pytest.raises(ValueError, match="pickled Python objects") as info:
         load_generator(path)
     message = str(info.value)
@@ -452,7 +470,10 @@ def test_bare_state_dict_and_small_generators_load(tmp_path):
     loaded = load_generator(path)
     assert loaded.num_downs == SMALL_DOWNS
     assert infer_generator_config(generator.state_dict()) == {
-        "in_channels": 3, "out_channels": 3, "num_downs": SMALL_DOWNS, "base_channels": SMALL_BASE,
+        "in_channels": 3,
+        "out_channels": 3,
+        "num_downs": SMALL_DOWNS,
+        "base_channels": SMALL_BASE,
     }
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
@@ -471,12 +492,21 @@ def test_own_checkpoint_round_trips_with_weights_only(tmp_path):
     opts = Pix2PixOptimizers.create(generator, discriminator)
     train_step(generator, discriminator, opts.generator, opts.discriminator, *small_batch(6))
     config = {
-        "img_size": SMALL_SIZE, "betas": (0.5, 0.999), "dataset": "demo", "notes": None, "extra": {"a": [1, 2]},
+        "img_size": SMALL_SIZE,
+        "betas": (0.5, 0.999),
+        "dataset": "demo",
+        "notes": None,
+        "extra": {"a": [1, 2]},
     }
     path = save_checkpoint(
-        tmp_path / "ckpt" / "last.pt", generator=generator, discriminator=discriminator,
-        optimizer_generator=opts.generator, optimizer_discriminator=opts.discriminator,
-        epoch=3, step=42, config=config,
+        tmp_path / "ckpt" / "last.pt",
+        generator=generator,
+        discriminator=discriminator,
+        optimizer_generator=opts.generator,
+        optimizer_discriminator=opts.discriminator,
+        epoch=3,
+        step=42,
+        config=config,
     )
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]  # no temp file left behind
     raw = torch.load(path, weights_only=True)
@@ -497,9 +527,14 @@ def test_save_checkpoint_rejects_non_plain_config(tmp_path):
     opts = Pix2PixOptimizers.create(generator, discriminator)
     with pytest.raises(TypeError, match="config\\['path'\\]"):
         save_checkpoint(
-            tmp_path / "bad.pt", generator=generator, discriminator=discriminator,
-            optimizer_generator=opts.generator, optimizer_discriminator=opts.discriminator,
-            epoch=0, step=0, config={"path": Path("x")},
+            tmp_path / "bad.pt",
+            generator=generator,
+            discriminator=discriminator,
+            optimizer_generator=opts.generator,
+            optimizer_discriminator=opts.discriminator,
+            epoch=0,
+            step=0,
+            config={"path": Path("x")},
         )
     assert not any(tmp_path.iterdir())
 
@@ -530,8 +565,13 @@ def test_resume_equals_uninterrupted_training(tmp_path):
     for batch in batches[:split]:
         step(models, opts, batch)
     path = save_checkpoint(
-        tmp_path / "resume.pt", generator=models[0], discriminator=models[1],
-        optimizer_generator=opts.generator, optimizer_discriminator=opts.discriminator, epoch=0, step=split,
+        tmp_path / "resume.pt",
+        generator=models[0],
+        discriminator=models[1],
+        optimizer_generator=opts.generator,
+        optimizer_discriminator=opts.discriminator,
+        epoch=0,
+        step=split,
     )
     for batch in batches[split:]:
         step(models, opts, batch)
@@ -542,10 +582,8 @@ def test_resume_equals_uninterrupted_training(tmp_path):
         fresh = small_models(seed=2)
         fresh_opts = Pix2PixOptimizers.create(*fresh)
         state = load_training_state(path)
-        restore_training_state(
-            state, *fresh, fresh_opts.generator, fresh_opts.discriminator, restore_rng=restore_rng
-        )
-        for batch in batches[state.step:]:
+        restore_training_state(state, *fresh, fresh_opts.generator, fresh_opts.discriminator, restore_rng=restore_rng)
+        for batch in batches[state.step :]:
             step(fresh, fresh_opts, batch)
         return all_parameters(*fresh)
 
@@ -563,7 +601,12 @@ def test_wrapper_prefixes_are_removed(tmp_path):
     assert load_generator(path).num_downs == SMALL_DOWNS
     opts = Pix2PixOptimizers.create(generator, discriminator)
     saved = save_checkpoint(
-        tmp_path / "c.pt", generator=compiled, discriminator=discriminator,
-        optimizer_generator=opts.generator, optimizer_discriminator=opts.discriminator, epoch=0, step=0,
+        tmp_path / "c.pt",
+        generator=compiled,
+        discriminator=discriminator,
+        optimizer_generator=opts.generator,
+        optimizer_discriminator=opts.discriminator,
+        epoch=0,
+        step=0,
     )
     assert list(load_training_state(saved).generator) == list(generator.state_dict())

@@ -228,7 +228,9 @@ def test_cli_trains_and_writes_checkpoints_samples_log(stage01, tmp_path) -> Non
     assert isinstance(generator, GeneratorUNet) and generator.num_downs == 5 and not generator.training
     assert state_dicts_equal(generator.state_dict(), raw["generator"])
     assert filecmp_equal(out / "checkpoints" / "last.pt", out / "checkpoints" / "epoch_002.pt")
-    assert not state_dicts_equal(raw["generator"], torch.load(out / "checkpoints" / "epoch_001.pt", weights_only=True)["generator"])
+    assert not state_dicts_equal(
+        raw["generator"], torch.load(out / "checkpoints" / "epoch_001.pt", weights_only=True)["generator"]
+    )
 
     # Rerunning the finished run resumes, finds nothing to do and leaves the files alone.
     before = (out / "checkpoints" / "last.pt").stat().st_mtime_ns
@@ -309,9 +311,7 @@ def test_resume_with_another_config_is_refused(stage01, tmp_path) -> None:
 
 
 def test_training_reduces_the_pixel_loss(stage01, tmp_path) -> None:
-    config = replace(
-        TINY, epochs=20, base_channels=8, max_steps_per_epoch=1, sample_every_epoch=False, checkpoint_every=100
-    )
+    config = replace(TINY, epochs=20, base_channels=8, max_steps_per_epoch=1, sample_every_epoch=False, checkpoint_every=100)
     result = train(stage01, tmp_path / "run", config, progress=False)
     assert result.log["loss_pixel"].iloc[-3:].mean() < 0.8 * result.log["loss_pixel"].iloc[:3].mean()
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["epoch_020.pt", "last.pt"]
@@ -341,7 +341,12 @@ def test_config_validation_and_round_trip() -> None:
         TrainConfig.from_dict({"epoch": 3})
     defaults = TrainConfig()
     assert (defaults.image_size, defaults.batch_size, defaults.epochs, defaults.lr, defaults.betas, defaults.lambda_pixel) == (
-        512, 32, 25, 2e-4, (0.5, 0.999), 100
+        512,
+        32,
+        25,
+        2e-4,
+        (0.5, 0.999),
+        100,
     )
 
 
@@ -371,7 +376,11 @@ def test_notebook_02_runs_on_the_demo_parameters(stage01, tmp_path) -> None:
         assert (results / "figures" / name).is_file(), name
     table = pd.read_csv(results / "tables" / "training_log.csv")
     assert table["epoch"].tolist() == log["epoch"].tolist()
-    text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/markdown", "")) for c in executed.cells for o in c.get("outputs", []))
+    text = "\n".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/markdown", ""))
+        for c in executed.cells
+        for o in c.get("outputs", [])
+    )
     assert "**Profile:** `demo`" in text
 
 
@@ -463,7 +472,12 @@ def test_the_authors_training_data_several_splits_and_faces_without_landmarks(sp
     with pytest.raises(ValueError, match="joined by"):
         FaceLandmarkDataset(split_stage01, split="train+", image_size=32)
 
-    run = train(split_stage01, tmp_path / "run", replace(TINY, epochs=1, train_split="train+val", faces_without_landmarks=True), progress=False)
+    run = train(
+        split_stage01,
+        tmp_path / "run",
+        replace(TINY, epochs=1, train_split="train+val", faces_without_landmarks=True),
+        progress=False,
+    )
     record = json.loads((tmp_path / "run" / "config.json").read_text())
     assert record["data"]["train_faces"] == len(with_empty) and record["config"]["faces_without_landmarks"] is True
     assert run.epochs_completed == 1

@@ -14,8 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ganon_utils.preprocess import PreprocessConfig, run_preprocess, tasks_from_folder
-from ganon_utils.preprocess import pipeline
+from ganon_utils.preprocess import PreprocessConfig, pipeline, run_preprocess, tasks_from_folder
 from ganon_utils.preprocess.landmarks import NUM_LANDMARKS
 from tests.bad_inputs import PREPROCESS_STATUSES, make_bad_input_corpus
 
@@ -273,6 +272,11 @@ def test_every_file_under_the_input_gets_a_manifest_row(tmp_path, astronaut) -> 
 
     tif, gif = image_id_for("sub/scan.tif"), image_id_for("anim.gif")
     frame_faces = result.faces[result.faces["image_id"].str.contains("_frame")]
-    assert {f.rsplit("_", 1)[0] for f in frame_faces["face_id"]} == {f"{tif}_frame0", f"{tif}_frame1", f"{gif}_frame0", f"{gif}_frame2"}
+    assert {f.rsplit("_", 1)[0] for f in frame_faces["face_id"]} == {
+        f"{tif}_frame0",
+        f"{tif}_frame1",
+        f"{gif}_frame0",
+        f"{gif}_frame2",
+    }
     boxes = result.faces.set_index("face_id")["box_x0"]
     assert boxes[f"{tif}_frame1_0"] != boxes[f"{tif}_frame0_0"]  # the second page (mirrored) was read

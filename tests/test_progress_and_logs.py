@@ -16,7 +16,9 @@ MEDIAPIPE_LINE = (
     "W0000 00:00:1796159098.127926    3729 landmark_projection_calculator.cc:186] Using NORM_RECT without "
     "IMAGE_DIMENSIONS is only supported for the square ROI.\n"
 )
-TORCH_LINE = "W1201 21:10:49.455000 5032 torch/utils/cpp_extension.py:183] No CUDA runtime is found, using CUDA_HOME='/usr/local'\n"
+TORCH_LINE = (
+    "W1201 21:10:49.455000 5032 torch/utils/cpp_extension.py:183] No CUDA runtime is found, using CUDA_HOME='/usr/local'\n"
+)
 
 
 def test_line_progress_prints_one_line_when_the_stage_ends() -> None:

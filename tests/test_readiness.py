@@ -93,5 +93,7 @@ def test_demo_profile_on_a_fresh_clone_counts_the_demo_data_its_setup_builds(tmp
     assert run_problems(plan, tmp_path, prepared) == []
     # the runner itself: a dry run on a root without data/demo reports nothing missing
     monkeypatch.setattr(notebooks, "repo_root", lambda: tmp_path)
-    assert notebooks.cli(["--dry-run", "--notebooks-dir", str(REPO_ROOT / "notebooks"), "--results-dir", str(tmp_path / "r")]) == 0
+    assert (
+        notebooks.cli(["--dry-run", "--notebooks-dir", str(REPO_ROOT / "notebooks"), "--results-dir", str(tmp_path / "r")]) == 0
+    )
     assert "missing:" not in capsys.readouterr().out

@@ -203,7 +203,9 @@ def test_sface_aligns_on_yunet_and_borrows_the_originals_detection(portraits_sta
     assert "resize" in build_embedder("sface", alignment="resize").settings
 
     cache = tmp_path / "embeddings"
-    result = identity_evaluation(portraits_stage01, portraits_baselines, ["pixel8", "blur9"], sface, cache_dir=cache, progress=False)
+    result = identity_evaluation(
+        portraits_stage01, portraits_baselines, ["pixel8", "blur9"], sface, cache_dir=cache, progress=False
+    )
     distances = result.distances
     pixel8 = distances[distances["method"] == "pixel8"]
     assert (pixel8["alignment"] == ALIGN_ORIGINAL).mean() > 0.5  # YuNet finds no face in 8x8 blocks

@@ -30,7 +30,9 @@ def test_only_faces_off_the_replaced_ones_are_residual() -> None:
     assert on_replaced_face((105, 95, 210, 230), replaced)  # the anonymised face itself, found again
     assert on_replaced_face((130, 140, 250, 260), replaced)  # offset, but its centre lies on the replaced face
     assert not on_replaced_face((300, 100, 380, 190), replaced)
-    found = find_residual_faces(np.zeros((400, 400, 3), np.uint8), replaced, FixedDetector([(105, 95, 210, 230), (300, 100, 380, 190)]))
+    found = find_residual_faces(
+        np.zeros((400, 400, 3), np.uint8), replaced, FixedDetector([(105, 95, 210, 230), (300, 100, 380, 190)])
+    )
     assert [f.box for f in found] == [(300, 100, 380, 190)]
 
 

@@ -8,7 +8,11 @@ from ganon_utils.run_settings import setting_changes
 def test_changes_name_each_setting_with_both_values() -> None:
     saved = {"config": {"lr": 3e-4, "size": [256, 256], "seed": 0}, "faces": 10, "gone": True}
     current = {"config": {"lr": 1e-3, "size": (256, 256), "seed": 0}, "faces": 10, "new": "x"}
-    assert setting_changes(saved, current) == ["config.lr: 0.0003 -> 0.001", "gone: True -> '(not set)'", "new: '(not set)' -> 'x'"]
+    assert setting_changes(saved, current) == [
+        "config.lr: 0.0003 -> 0.001",
+        "gone: True -> '(not set)'",
+        "new: '(not set)' -> 'x'",
+    ]
     assert setting_changes(current, current) == []
 
 

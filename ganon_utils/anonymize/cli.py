@@ -41,50 +41,101 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("input", type=Path, help="a photo, a folder of photos (recursive) or a stage-01 folder")
     parser.add_argument("output", type=Path, help="output folder")
-    parser.add_argument("--method", required=True,
-                        help="ganonymization, pixel8, pixel16, blur9, blur17 (any pixel<N> / blur<odd K>), "
-                        "or the name of an external method given with --external-dir")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help=f"generator checkpoint for ganonymization (default: {default_generator_checkpoint()})")
-    parser.add_argument("--crops", action="store_true",
-                        help="write the aligned anonymised faces (OUTPUT/METHOD/<split>/<face_id>.png + manifest.csv) "
-                        "instead of the whole photos")
+    parser.add_argument(
+        "--method",
+        required=True,
+        help="ganonymization, pixel8, pixel16, blur9, blur17 (any pixel<N> / blur<odd K>), "
+        "or the name of an external method given with --external-dir",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help=f"generator checkpoint for ganonymization (default: {default_generator_checkpoint()})",
+    )
+    parser.add_argument(
+        "--crops",
+        action="store_true",
+        help="write the aligned anonymised faces (OUTPUT/METHOD/<split>/<face_id>.png + manifest.csv) "
+        "instead of the whole photos",
+    )
     parser.add_argument("--paste-back", action="store_true", help=argparse.SUPPRESS)  # the default for photos now
-    parser.add_argument("--residual", choices=RESIDUAL_ACTIONS, default="fail",
-                        help="a face a second detector still finds in an anonymised photo: fail (default: the photo is "
-                        "not written), blur or pixelate it (the photo is written, status residual_obscured)")
-    parser.add_argument("--residual-detector", default=RESIDUAL_DETECTOR, choices=sorted(DETECTORS),
-                        help=f"the second, independent detector that looks for residual faces ({RESIDUAL_DETECTOR})")
-    parser.add_argument("--keep-names", action="store_true",
-                        help="write each photo at its relative path, with its name (default: photo_000001.<ext>, ... "
-                        "in input order, numbers kept across runs), and the input paths in OUTPUT/METHOD/photos.csv")
+    parser.add_argument(
+        "--residual",
+        choices=RESIDUAL_ACTIONS,
+        default="fail",
+        help="a face a second detector still finds in an anonymised photo: fail (default: the photo is "
+        "not written), blur or pixelate it (the photo is written, status residual_obscured)",
+    )
+    parser.add_argument(
+        "--residual-detector",
+        default=RESIDUAL_DETECTOR,
+        choices=sorted(DETECTORS),
+        help=f"the second, independent detector that looks for residual faces ({RESIDUAL_DETECTOR})",
+    )
+    parser.add_argument(
+        "--keep-names",
+        action="store_true",
+        help="write each photo at its relative path, with its name (default: photo_000001.<ext>, ... "
+        "in input order, numbers kept across runs), and the input paths in OUTPUT/METHOD/photos.csv",
+    )
     parser.add_argument("--neutral-names", action="store_true", help=argparse.SUPPRESS)  # the default now
-    parser.add_argument("--work-dir", type=Path, default=None,
-                        help="private folder for the intermediates, which hold the ORIGINAL faces (default: under "
-                        "$GANON_CACHE_DIR or ~/.cache/ganon_utils/anonymize/, one per output folder; never inside OUTPUT)")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="private folder for the intermediates, which hold the ORIGINAL faces (default: under "
+        "$GANON_CACHE_DIR or ~/.cache/ganon_utils/anonymize/, one per output folder; never inside OUTPUT)",
+    )
     parser.add_argument("--batch-size", type=int_at_least(1), default=16, help="faces per generator call (16)")
     parser.add_argument("--device", type=device_name, default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
-    parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32",
-                        help="generator arithmetic: fp32 (reference) or bf16 autocast (about 2x faster on CPUs "
-                        "with bf16 and on GPUs; faces differ by a few grey levels)")
+    parser.add_argument(
+        "--precision",
+        choices=sorted(PRECISIONS),
+        default="fp32",
+        help="generator arithmetic: fp32 (reference) or bf16 autocast (about 2x faster on CPUs "
+        "with bf16 and on GPUs; faces differ by a few grey levels)",
+    )
     compile_choice = parser.add_mutually_exclusive_group()
-    compile_choice.add_argument("--compile", dest="compile", action="store_const", const=True, default=AUTO,
-                                help="always torch.compile the generator with frozen weights (about 2x faster on the "
-                                "CPU after a one-time compilation of 10-60 s). Default: compile on the CPU when at "
-                                f"least {AUTO_COMPILE_MIN_FACES} faces are to be made and a C++ compiler is there")
-    compile_choice.add_argument("--no-compile", dest="compile", action="store_const", const=False,
-                                help="never compile (the generator runs eager; the same faces)")
-    parser.add_argument("--image-size", type=int_at_least(1), default=None,
-                        help="generator side (default: the checkpoint's training size, else the face size)")
-    parser.add_argument("--external-dir", type=Path, default=None,
-                        help="folder of faces made by an external method (DeepPrivacy2, CIAGAN, ...), "
-                        "named <face_id>.<image suffix>")
-    parser.add_argument("--replace-stale", action="store_true",
-                        help="if OUTPUT/METHOD was made with other settings (e.g. another checkpoint), delete it "
-                        "and start afresh instead of stopping")
+    compile_choice.add_argument(
+        "--compile",
+        dest="compile",
+        action="store_const",
+        const=True,
+        default=AUTO,
+        help="always torch.compile the generator with frozen weights (about 2x faster on the "
+        "CPU after a one-time compilation of 10-60 s). Default: compile on the CPU when at "
+        f"least {AUTO_COMPILE_MIN_FACES} faces are to be made and a C++ compiler is there",
+    )
+    compile_choice.add_argument(
+        "--no-compile",
+        dest="compile",
+        action="store_const",
+        const=False,
+        help="never compile (the generator runs eager; the same faces)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int_at_least(1),
+        default=None,
+        help="generator side (default: the checkpoint's training size, else the face size)",
+    )
+    parser.add_argument(
+        "--external-dir",
+        type=Path,
+        default=None,
+        help="folder of faces made by an external method (DeepPrivacy2, CIAGAN, ...), named <face_id>.<image suffix>",
+    )
+    parser.add_argument(
+        "--replace-stale",
+        action="store_true",
+        help="if OUTPUT/METHOD was made with other settings (e.g. another checkpoint), delete it "
+        "and start afresh instead of stopping",
+    )
     add_stage_arguments(parser)  # stage 01 options, as for 'python -m ganon_utils preprocess'
-    parser.add_argument("--workers", type=int_at_least(0), default=0,
-                        help="Dask worker processes for stage 01 (0 = in this process; default 0)")
+    parser.add_argument(
+        "--workers", type=int_at_least(0), default=0, help="Dask worker processes for stage 01 (0 = in this process; default 0)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return parser
 

@@ -8,7 +8,6 @@ sub-folder (e.g. ``<split>/<face_id>.png``, the layout this package writes).
 
 from __future__ import annotations
 
-import os
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from ganon_utils.anonymize.methods import builtin_method
 from ganon_utils.anonymize.synthesis import GANONYMIZATION
 from ganon_utils.image_io import list_images
+from ganon_utils.stages import PathLike
 
 _METHOD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -30,7 +30,7 @@ def check_method_name(name: str) -> str:
     return name
 
 
-def register_external(name: str, folder: str | os.PathLike[str]) -> Path:
+def register_external(name: str, folder: PathLike) -> Path:
     """Register ``folder`` (faces named by face id) as the anonymisation method ``name``; returns the folder.
 
     Re-registering a name replaces its folder. Built-in names (``ganonymization``, ``pixel8``, ...) are refused.
@@ -45,7 +45,7 @@ def register_external(name: str, folder: str | os.PathLike[str]) -> Path:
     return folder
 
 
-def index_external_faces(folder: str | os.PathLike[str]) -> dict[str, list[Path]]:
+def index_external_faces(folder: PathLike) -> dict[str, list[Path]]:
     """Image files under ``folder`` (recursive) grouped by file stem (the face id)."""
     found: dict[str, list[Path]] = defaultdict(list)
     for path in list_images(folder):

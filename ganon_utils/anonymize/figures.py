@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES
 from ganon_utils.image_io import load_image
 from ganon_utils.report_files import wrap_label
+from ganon_utils.stages import PathLike
 
 METHOD_TITLES = {
     "ganonymization": "GANonymization",
@@ -27,9 +28,11 @@ METHOD_TITLES = {
 
 def status_counts(manifests: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per method, one column per status (face counts), plus ``total``."""
-    counts = pd.DataFrame(
-        {method: manifest["status"].value_counts() for method, manifest in manifests.items()}
-    ).T.fillna(0).astype(int)
+    counts = (
+        pd.DataFrame({method: manifest["status"].value_counts() for method, manifest in manifests.items()})
+        .T.fillna(0)
+        .astype(int)
+    )
     leading = ["ok", "average_face"]
     counts = counts[[s for s in leading if s in counts.columns] + sorted(set(counts.columns) - set(leading))]
     counts["total"] = counts.sum(axis=1)
@@ -50,9 +53,9 @@ def example_face_ids(manifests: Mapping[str, pd.DataFrame], n: int, *, per_image
 
 def method_grid_images(
     face_ids: Sequence[str],
-    preprocess_dir: str | Path,
+    preprocess_dir: PathLike,
     faces: pd.DataFrame,
-    output_dir: str | Path,
+    output_dir: PathLike,
     manifests: Mapping[str, pd.DataFrame],
 ) -> list[tuple[str, list[np.ndarray]]]:
     """For each face: its id and [original stage-01 face, then the face of each method in order]."""

@@ -22,7 +22,13 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ganon_utils.preprocess.alignment import CROP_THEN_ROTATE, ROTATE_THEN_CROP, alignment_matrix, crop_then_rotate_matrix, expand_box
+from ganon_utils.preprocess.alignment import (
+    CROP_THEN_ROTATE,
+    ROTATE_THEN_CROP,
+    alignment_matrix,
+    crop_then_rotate_matrix,
+    expand_box,
+)
 
 FEATHER_FRACTION = 0.015
 """Width of the soft edge as a fraction of the aligned face side (about 8 px at 512)."""
@@ -66,7 +72,7 @@ def head_mask(segmented: np.ndarray) -> np.ndarray:
     padded = np.pad(closed, 1)
     outside = padded.copy()
     cv2.floodFill(outside, None, (0, 0), 2)
-    return (outside[1:-1, 1:-1] != 2)
+    return outside[1:-1, 1:-1] != 2
 
 
 def feathered_mask(mask: np.ndarray, feather: float | None = None) -> np.ndarray:
@@ -114,7 +120,9 @@ def paste_face(photo: np.ndarray, face: np.ndarray, alpha: np.ndarray, matrix: n
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     region_size = (x1 - x0, y1 - y0)
     warped_face = cv2.warpAffine(face, shifted, region_size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    warped_alpha = cv2.warpAffine(alpha.astype(np.float32), shifted, region_size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped_alpha = cv2.warpAffine(
+        alpha.astype(np.float32), shifted, region_size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     weight = warped_alpha[..., None]
     original = photo[y0:y1, x0:x1].astype(np.float32)
     blended = original + weight * (warped_face.astype(np.float32) - original)

@@ -51,8 +51,6 @@ from typing import Any
 import pandas as pd
 
 from ganon_utils.anonymize.paste_back import alignment_from_record, feathered_mask, head_mask, paste_face
-from ganon_utils.anonymize.residual import RESIDUAL_ACTIONS, RESIDUAL_DETECTOR, find_residual_faces, obscure_faces
-from ganon_utils.anonymize.residual import residual_detector as build_residual_detector
 from ganon_utils.anonymize.pipeline import (
     ANONYMIZED_STATUSES,
     STATUS_OK,
@@ -62,6 +60,8 @@ from ganon_utils.anonymize.pipeline import (
     method_kind,
     read_preprocessed,
 )
+from ganon_utils.anonymize.residual import RESIDUAL_ACTIONS, RESIDUAL_DETECTOR, find_residual_faces, obscure_faces
+from ganon_utils.anonymize.residual import residual_detector as build_residual_detector
 from ganon_utils.anonymize.synthesis import AUTO, GANONYMIZATION, CompileChoice, file_sha256, require_checkpoint
 from ganon_utils.atomic_files import folder_lock, remove_stale_temporaries, write_csv_atomic
 from ganon_utils.image_io import content_sha256, image_format, load_image, photo_format, photo_output_name, save_photo
@@ -74,6 +74,7 @@ from ganon_utils.preprocess.pipeline import (
     tasks_for_file,
     tasks_from_folder,
 )
+from ganon_utils.stages import PathLike
 
 PREPROCESS_FOLDER = "preprocess"
 """Where :func:`anonymize_photos` runs stage 01 (relative to the work folder)."""
@@ -105,7 +106,7 @@ def cache_root() -> Path:
     return base / "ganon_utils"
 
 
-def default_work_dir(output_dir: str | os.PathLike[str], input_path: str | os.PathLike[str]) -> Path:
+def default_work_dir(output_dir: PathLike, input_path: PathLike) -> Path:
     """The private work folder of an output folder and an input: ``<cache>/anonymize/<16 hex of the SHA-256 of
     both paths>`` (two inputs into one output folder do not overwrite each other's intermediates)."""
     paths = f"{Path(output_dir).resolve()}\n{input_root(Path(input_path))}"
@@ -124,7 +125,7 @@ def input_root(input_path: Path) -> Path:
     return input_path.resolve() if input_path.is_dir() else input_path.resolve().parent
 
 
-def photo_tasks(input_path: str | os.PathLike[str]) -> list[ImageTask]:
+def photo_tasks(input_path: PathLike) -> list[ImageTask]:
     """Stage-01 tasks for one photo (its file name is its relative path) or every image under a folder."""
     path = Path(input_path)
     if path.is_dir():
@@ -147,16 +148,16 @@ class PhotoAnonymization:
 
 
 def anonymize_photos(
-    input_path: str | os.PathLike[str],
-    output_dir: str | os.PathLike[str],
+    input_path: PathLike,
+    output_dir: PathLike,
     method: str,
     *,
     output: str = "photos",
-    work_dir: str | os.PathLike[str] | None = None,
-    checkpoint: str | os.PathLike[str] | None = None,
+    work_dir: PathLike | None = None,
+    checkpoint: PathLike | None = None,
     batch_size: int = 16,
     device: str = "auto",
-    external_dir: str | os.PathLike[str] | None = None,
+    external_dir: PathLike | None = None,
     image_size: int | None = None,
     replace_stale: bool = False,
     preprocess_config: PreprocessConfig = PreprocessConfig(),
@@ -203,7 +204,9 @@ def anonymize_photos(
         remove_stale_temporaries(output_dir)
         root_key = hashlib.sha256(str(input_root(Path(input_path))).encode()).hexdigest()[:16]
         if output == "photos":  # refuse a folder made from another input or with other settings before any work
-            settings = photo_settings(method, checkpoint if kind == GANONYMIZATION else None, preprocess_config, image_size, precision)
+            settings = photo_settings(
+                method, checkpoint if kind == GANONYMIZATION else None, preprocess_config, image_size, precision
+            )
             settings.update(input_folder=root_key, residual=residual, residual_detector=residual_detector)
             if not keep_names:  # folders from before neutral names (no key) kept the names
                 settings["names"] = "neutral"
@@ -225,7 +228,7 @@ def anonymize_photos(
 
 def photo_settings(
     method: str,
-    checkpoint: str | os.PathLike[str] | None,
+    checkpoint: PathLike | None,
     preprocess_config: PreprocessConfig,
     image_size: int | None,
     precision: str,
@@ -239,15 +242,15 @@ def photo_settings(
 
 def paste_back_photos(
     tasks: Iterable[ImageTask],
-    preprocess_dir: str | os.PathLike[str],
-    crops_dir: str | os.PathLike[str],
+    preprocess_dir: PathLike,
+    crops_dir: PathLike,
     anonymized: pd.DataFrame,
-    photos_dir: str | os.PathLike[str],
+    photos_dir: PathLike,
     *,
     progress: bool = True,
     residual: str = "fail",
     residual_detector: str | None = RESIDUAL_DETECTOR,
-    table_dir: str | os.PathLike[str] | None = None,
+    table_dir: PathLike | None = None,
 ) -> pd.DataFrame:
     """Blend each photo's anonymised faces (in ``crops_dir``) back into it, look for residual faces, and write each
     photo that passes into ``photos_dir``, in its own format, and return the table of every photo (faces found,
@@ -291,7 +294,9 @@ def paste_back_photos(
             photo = load_image(task.source, max_pixels=max_pixels, frame=task.frame).rgb
             replaced: list[tuple[float, float, float, float]] = []
         elif record is None or record.status != STATUS_OK:
-            row.update(status=getattr(record, "status", "missing"), message=str(getattr(record, "message", "") or "not preprocessed"))
+            row.update(
+                status=getattr(record, "status", "missing"), message=str(getattr(record, "message", "") or "not preprocessed")
+            )
             continue
         else:
             not_done = [f for f in own_faces["face_id"] if anonymized_of.loc[f, "status"] not in ANONYMIZED_STATUSES]
@@ -309,7 +314,7 @@ def paste_back_photos(
                 alignment_from_record(
                     (face.box_x0, face.box_y0, face.box_x1, face.box_y1), float(face.angle_degrees),
                     margin=float(config["face_margin"]), size=int(config["image_size"]),
-                    alignment=str(config.get("alignment", "rotate_then_crop")), photo_shape=photo.shape[:2],
+                    alignment=str(config.get("alignment", "rotate_then_crop")), photo_shape=(photo.shape[0], photo.shape[1]),
                 ),
             )  # fmt: skip
         found = find_residual_faces(photo, replaced, second_look) if second_look is not None else []
@@ -355,7 +360,7 @@ def neutral_photo_names(tasks: Sequence[ImageTask], table_dir: Path) -> dict[str
 
 def neutral_number(name: str) -> int:
     """The number of a neutral name (``photo_000042`` -> 42); 0 for any other name."""
-    digits = name[len("photo_"):]
+    digits = name[len("photo_") :]
     return int(digits) if name.startswith("photo_") and len(digits) == 6 and digits.isdigit() else 0
 
 
@@ -401,5 +406,7 @@ def with_earlier_photos(table: pd.DataFrame, table_dir: Path, photos_dir: Path) 
     if not path.is_file():
         return table
     earlier = pd.read_csv(path, dtype=str, keep_default_na=False).reindex(columns=PHOTO_COLUMNS, fill_value="")
-    keep = ~earlier["image_id"].isin(table["image_id"]) & earlier["photo_path"].map(lambda p: bool(p) and (photos_dir / p).is_file())
+    keep = ~earlier["image_id"].isin(table["image_id"]) & earlier["photo_path"].map(
+        lambda p: bool(p) and (photos_dir / p).is_file()
+    )
     return pd.concat([table, earlier[keep]], ignore_index=True) if keep.any() else table

@@ -57,6 +57,7 @@ from ganon_utils.devices import resolve_device
 from ganon_utils.image_io import ImageLoadError, content_sha256, load_image, save_png
 from ganon_utils.preprocess.pipeline import FACE_OK, read_stage_outputs
 from ganon_utils.run_settings import setting_changes
+from ganon_utils.stages import PathLike
 
 STATUS_OK = "ok"
 STATUS_AVERAGE_FACE = "average_face"
@@ -78,12 +79,12 @@ MANIFEST_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message
 # ---------------------------------------------------------------------------------------------------
 
 
-def read_preprocessed(preprocess_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+def read_preprocessed(preprocess_dir: PathLike) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``faces.csv`` (paths as strings, empty when absent) and ``config.json`` of a stage-01 folder."""
     return read_stage_outputs(preprocess_dir)
 
 
-def method_kind(method: str, external_dir: str | os.PathLike[str] | None = None) -> str:
+def method_kind(method: str, external_dir: PathLike | None = None) -> str:
     """``"ganonymization"``, ``"baseline"`` (pixel<N>, blur<K>) or ``"external"`` (a folder of faces)."""
     check_method_name(method)
     if method == GANONYMIZATION:
@@ -103,7 +104,7 @@ def method_kind(method: str, external_dir: str | os.PathLike[str] | None = None)
     )
 
 
-def external_folder(method: str, external_dir: str | os.PathLike[str] | None) -> Path:
+def external_folder(method: str, external_dir: PathLike | None) -> Path:
     """The folder of an external method's faces (``external_dir`` or the registered one)."""
     folder = Path(external_dir) if external_dir is not None else EXTERNAL_METHODS[method]
     if not folder.is_dir():
@@ -283,14 +284,14 @@ def _copy_external(
 
 
 def anonymize_preprocessed(
-    preprocess_dir: str | os.PathLike[str],
-    output_dir: str | os.PathLike[str],
+    preprocess_dir: PathLike,
+    output_dir: PathLike,
     method: str,
     *,
-    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint: PathLike | None = None,
     batch_size: int = 16,
     device: str = "auto",
-    external_dir: str | os.PathLike[str] | None = None,
+    external_dir: PathLike | None = None,
     image_size: int | None = None,
     replace_stale: bool = False,
     progress: bool = True,
@@ -393,7 +394,7 @@ def _anonymize_faces(
     folder: Path | None,
     index: dict[str, list[Path]],
     *,
-    checkpoint: str | os.PathLike[str] | None,
+    checkpoint: PathLike | None,
     batch_size: int,
     device: str,
     image_size: int | None,
@@ -431,13 +432,25 @@ def _anonymize_faces(
         if pending and kind == GANONYMIZATION:
             on = resolve_device(device)
             synthesizer = FaceSynthesizer.from_checkpoint(
-                checkpoint, device=on, image_size=image_size, fallback_image_size=face_size, precision=precision,
-                compile=resolve_compile(compile, len(pending), on), eager_if_compile_fails=compile == AUTO,
+                checkpoint,
+                device=on,
+                image_size=image_size,
+                fallback_image_size=face_size,
+                precision=precision,
+                compile=resolve_compile(compile, len(pending), on),
+                eager_if_compile_fails=compile == AUTO,
             )
-            _synthesize_all(pending, preprocess_dir, method_dir, synthesizer, batch_size=batch_size, face_size=face_size, advance=bar.update)
+            _synthesize_all(
+                pending, preprocess_dir, method_dir, synthesizer, batch_size=batch_size, face_size=face_size, advance=bar.update
+            )
         elif pending and kind == "baseline":
-            _apply_baseline(pending, preprocess_dir, method_dir, builtin_method(method), bar.update)
+            face_method = builtin_method(method)
+            if face_method is None:  # method_kind named it a baseline
+                raise ValueError(f"{method!r} is not a built-in baseline")
+            _apply_baseline(pending, preprocess_dir, method_dir, face_method, bar.update)
         elif pending:
+            if folder is None:  # method_kind named it external, so external_folder found its folder
+                raise ValueError(f"external method {method!r} has no folder")
             _copy_external(pending, folder, index, method_dir, face_size, bar.update)
     finally:
         bar.close()
@@ -446,7 +459,9 @@ def _anonymize_faces(
     return manifest
 
 
-def _describe_done(row: dict[str, Any], kind: str, landmarks_path: str, index: dict[str, list[Path]], folder: Path | None) -> None:
+def _describe_done(
+    row: dict[str, Any], kind: str, landmarks_path: str, index: dict[str, list[Path]], folder: Path | None
+) -> None:
     """Status of a face written by an earlier run (the same settings make it the same file)."""
     if kind == GANONYMIZATION and not landmarks_path:
         row.update(status=STATUS_AVERAGE_FACE, message=AVERAGE_FACE_MESSAGE)

@@ -63,7 +63,9 @@ def grown_box(box: Sequence[float], margin: float, height: int, width: int) -> t
     return left, top, right, bottom
 
 
-def obscure_faces(photo: np.ndarray, boxes: Sequence[Sequence[float]], action: str, margin: float = RESIDUAL_MARGIN) -> np.ndarray:
+def obscure_faces(
+    photo: np.ndarray, boxes: Sequence[Sequence[float]], action: str, margin: float = RESIDUAL_MARGIN
+) -> np.ndarray:
     """A copy of ``photo`` with each box (grown by ``margin``) pixelated (8 x 8 blocks) or strongly blurred."""
     if action not in ("blur", "pixelate"):
         raise ValueError(f"action must be blur or pixelate, got {action!r}")

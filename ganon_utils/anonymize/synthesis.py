@@ -40,6 +40,7 @@ from ganon_utils.pix2pix.checkpoints import (
 )
 from ganon_utils.pix2pix.networks import BASE_CHANNELS, DEFAULT_NUM_DOWNS, generator_min_size
 from ganon_utils.preprocess.landmarks import DEFAULT_STYLE, check_style, render_landmarks
+from ganon_utils.stages import PathLike
 
 GANONYMIZATION = "ganonymization"
 """Method name of the paper's approach."""
@@ -50,9 +51,8 @@ NORMALIZE_STD = 0.5
 IMAGE_SIZE_KEYS = ("image_size", "img_size")
 """Keys that hold the training image side in our checkpoints' ``config`` and Lightning ``hyper_parameters``."""
 
-PathLike = str | os.PathLike[str]
 
-AUTO = "auto"
+AUTO: Literal["auto"] = "auto"
 """``compile`` value that compiles the generator only where compilation pays (:func:`resolve_compile`)."""
 AUTO_COMPILE_MIN_FACES = 256
 """Faces from which ``compile="auto"`` compiles on the CPU. Measured with benchmarks/anonymize.py on 2 cores (fp32,
@@ -212,8 +212,10 @@ def checkpoint_landmark_style(checkpoint: Any) -> str:
     (``pixel`` for those made before the style was recorded), ``mediapipe`` for the authors' Lightning files and
     bare state dicts (their code drew with MediaPipe)."""
     if isinstance(checkpoint, Mapping) and checkpoint.get("format") == CHECKPOINT_FORMAT:
-        config = checkpoint.get("config") if isinstance(checkpoint.get("config"), Mapping) else {}
-        inner = config.get("config") if isinstance(config.get("config"), Mapping) else {}
+        config = checkpoint.get("config")
+        config = config if isinstance(config, Mapping) else {}
+        inner = config.get("config")
+        inner = inner if isinstance(inner, Mapping) else {}
         return str(config.get("landmark_style") or inner.get("landmark_style") or "pixel")
     return DEFAULT_STYLE
 
@@ -246,7 +248,10 @@ def synthesize_faces(
     The uint8 images travel to ``device`` (4x less transfer than float) and are normalised there.
     ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the generator under autocast; outputs are float32.
     """
-    with torch.inference_mode(), torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+    with (
+        torch.inference_mode(),
+        torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None),
+    ):
         batch = torch.from_numpy(np.ascontiguousarray(landmark_batch)).to(device, non_blocking=True)
         output = generator(images_to_input(batch, input_size)).float()
     if not bool(torch.isfinite(output).all()):  # would become black faces that look like a result
@@ -352,7 +357,7 @@ class FaceSynthesizer:
     @classmethod
     def from_checkpoint(
         cls,
-        path: PathLike,
+        path: PathLike | None,
         *,
         device: str | torch.device = "auto",
         image_size: int | None = None,
@@ -405,7 +410,11 @@ class FaceSynthesizer:
     def _run(self, landmark_batch: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
         try:
             return synthesize_faces(
-                self._network, landmark_batch, device=self.device, output_size=size, autocast_dtype=self._autocast_dtype,
+                self._network,
+                landmark_batch,
+                device=self.device,
+                output_size=size,
+                autocast_dtype=self._autocast_dtype,
                 input_size=self.image_size,
             )
         except torch._dynamo.exc.BackendCompilerFailed as error:  # e.g. no C++ compiler for Inductor on the CPU

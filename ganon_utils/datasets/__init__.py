@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from ganon_utils.stages import PathLike
+
 from . import affectnet, celeba, ckplus, faces, generic, wider_face
 from .manifest import (
     IMAGE_SUFFIXES,
@@ -95,9 +97,7 @@ def _accepted(function: Callable[..., Any], options: dict[str, Any]) -> dict[str
     return options
 
 
-def load_dataset(
-    name: str, root: str | Path, /, *, splits: Iterable[str] | None = None, **options: Any
-) -> pd.DataFrame:
+def load_dataset(name: str, root: PathLike, /, *, splits: Iterable[str] | None = None, **options: Any) -> pd.DataFrame:
     """Read dataset ``name`` at ``root`` in its original layout and return its manifest.
 
     ``splits`` keeps only those splits (e.g. ``["train", "val"]`` for the paper, which does not
@@ -110,7 +110,7 @@ def load_dataset(
     return filter_splits(df, splits)
 
 
-def check_dataset(name: str, root: str | Path, /, **options: Any) -> list[str]:
+def check_dataset(name: str, root: PathLike, /, **options: Any) -> list[str]:
     """Human-readable problems that would stop :func:`load_dataset`; never raises.
 
     Each problem names the expected path, so a run can print everything missing before it

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .layout import describe_candidates, first_existing, missing_dir, missing_file, missing_root, require
+from .layout import describe_candidates, existing, missing_dir, missing_file, missing_root, require
 from .manifest import build_manifest, is_image_file, list_files
 
 NAME = "affectnet"
@@ -127,9 +127,7 @@ def read_file_list(path: Path) -> pd.DataFrame:
     has_header = bool(first) and first[0].strip().lstrip("#").strip().lower() == "subdirectory_filepath"
     columns = [c.strip().lstrip("#").strip().lower() for c in first] if has_header else [c.lower() for c in CSV_COLUMNS]
     path_at, code_at = columns.index("subdirectory_filepath"), columns.index("expression")
-    table = pd.read_csv(
-        path, header=None, skiprows=1 if has_header else 0, usecols=[path_at, code_at], dtype={path_at: str}
-    )
+    table = pd.read_csv(path, header=None, skiprows=1 if has_header else 0, usecols=[path_at, code_at], dtype={path_at: str})
     codes = pd.to_numeric(table[code_at], errors="coerce")
     if codes.isna().any() or (codes != codes.round()).any():
         row = int(np.flatnonzero(codes.isna() | (codes != codes.round()))[0]) + 1 + int(has_header)
@@ -155,7 +153,7 @@ def _labelled_rows(paths: list[str], codes: list[int], split: str) -> tuple[list
 
 
 def _load_csv(root: Path) -> tuple[list[dict], dict[str, int], list[str], list[str]]:
-    image_dir = first_existing(root, CSV_IMAGE_DIRS, "dir")
+    image_dir = existing(root, CSV_IMAGE_DIRS, "dir")
     prefix = image_dir.relative_to(root).as_posix()
     on_disk = set(list_files(image_dir, root))
     rows, excluded, missing = [], dict.fromkeys(EXCLUDED_CODES.values(), 0), []

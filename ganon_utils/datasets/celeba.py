@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .layout import first_existing, missing_dir, missing_file, missing_root, require
+from .layout import existing, first_existing, missing_dir, missing_file, missing_root, require
 from .manifest import build_manifest
 from .splits import split_by_item
 
@@ -77,9 +77,7 @@ def read_attributes(path: Path) -> pd.DataFrame:
     if tuple(names) != ATTRIBUTES:
         raise ValueError(f"{path}: line 2 must name the 40 CelebA attributes in the official order")
     try:
-        table = pd.read_csv(
-            path, sep=r"\s+", skiprows=2, header=None, names=["file", *names], dtype={"file": str}
-        )
+        table = pd.read_csv(path, sep=r"\s+", skiprows=2, header=None, names=["file", *names], dtype={"file": str})
     except pd.errors.ParserError as error:
         raise ValueError(f"{path}: expected a file name and {len(names)} values per row ({error})") from None
     if len(table) != declared:
@@ -135,8 +133,8 @@ def load(root: Path, split_rule: str = "official", val_fraction: float = 0.1, se
     require(check(root), NAME)
     if split_rule not in ("official", "random"):
         raise ValueError(f"split_rule must be 'official' or 'random', got {split_rule!r}")
-    partition = read_partition(first_existing(root, PARTITION_FILES, "file"))
-    attributes = read_attributes(first_existing(root, ATTRIBUTE_FILES, "file"))
+    partition = read_partition(existing(root, PARTITION_FILES, "file"))
+    attributes = read_attributes(existing(root, ATTRIBUTE_FILES, "file"))
     table = partition.merge(attributes, on="file", how="left", validate="one_to_one", indicator=True)
     unattributed = table.loc[table["_merge"] == "left_only", "file"].tolist()
     if unattributed:
@@ -155,7 +153,7 @@ def load(root: Path, split_rule: str = "official", val_fraction: float = 0.1, se
     if split_rule == "random":
         table["split"] = split_by_item(table["image_path"].tolist(), val_fraction, seed)
     columns = ["image_path", "split"] + (["subject"] if "subject" in table else []) + list(attributes.columns[1:])
-    attrs = {"missing": missing, "split_rule": split_rule}
+    attrs: dict[str, object] = {"missing": missing, "split_rule": split_rule}
     if split_rule == "random":
         attrs.update(val_fraction=val_fraction, seed=seed)
     return build_manifest(table[columns], NAME, attrs)

@@ -15,11 +15,17 @@ def first_existing(root: Path, candidates: Sequence[str], kind: str = "any") -> 
     """The first ``root / candidate`` that exists (``kind``: ``"file"``, ``"dir"`` or ``"any"``)."""
     for candidate in candidates:
         path = root / candidate
-        if (kind == "file" and path.is_file()) or (kind == "dir" and path.is_dir()) or (
-            kind == "any" and path.exists()
-        ):
+        if (kind == "file" and path.is_file()) or (kind == "dir" and path.is_dir()) or (kind == "any" and path.exists()):
             return path
     return None
+
+
+def existing(root: Path, candidates: Sequence[str], kind: str = "any") -> Path:
+    """:func:`first_existing`, for a layout already checked: FileNotFoundError naming the places when none exists."""
+    path = first_existing(root, candidates, kind)
+    if path is None:
+        raise FileNotFoundError(f"not found: {describe_candidates(root, candidates)}")
+    return path
 
 
 def describe_candidates(root: Path, candidates: Sequence[str]) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ganon_utils.stages import PathLike
+
 from ..atomic_files import write_csv_atomic, write_text_atomic
 from ..image_io import IMAGE_SUFFIXES, image_id_for  # the suffixes preprocessing reads; one list for the package
 
@@ -138,7 +140,7 @@ def attrs_path(manifest_path: Path) -> Path:
     return manifest_path.with_name(manifest_path.stem + ".attrs.json")
 
 
-def write_manifest(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+def write_manifest(df: pd.DataFrame, path: PathLike) -> Path:
     """Write ``df`` as CSV atomically (temp file in the same folder, then ``os.replace``).
 
     ``df.attrs`` (excluded-label counts, missing files, split options) go to
@@ -155,7 +157,7 @@ def write_manifest(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def read_manifest(path: str | os.PathLike[str]) -> pd.DataFrame:
+def read_manifest(path: PathLike) -> pd.DataFrame:
     """Read a manifest written by :func:`write_manifest`, keeping ids such as ``"004"`` as text."""
     path = Path(path)
     dtypes = {c: str for c in _STRING_COLUMNS}
@@ -172,7 +174,7 @@ DATASET_MANIFEST_NAME = "dataset_manifest.csv"
 """The adapter's manifest as stage 01 saves it beside its outputs (notebook 01)."""
 
 
-def _photo_column(preprocess_dir: str | os.PathLike[str], column: str) -> dict[str, str] | None:
+def _photo_column(preprocess_dir: PathLike, column: str) -> dict[str, str] | None:
     """``column`` of a stage-01 folder's dataset manifest per photo (by stage-01 image id, values stripped); None
     when the folder has no dataset manifest or the manifest lacks the column."""
     path = Path(preprocess_dir) / DATASET_MANIFEST_NAME
@@ -184,7 +186,7 @@ def _photo_column(preprocess_dir: str | os.PathLike[str], column: str) -> dict[s
     return dict(zip((image_id_for(p) for p in manifest["image_path"]), manifest[column].str.strip()))
 
 
-def photo_subjects(preprocess_dir: str | os.PathLike[str]) -> dict[str, str] | None:
+def photo_subjects(preprocess_dir: PathLike) -> dict[str, str] | None:
     """Subject per photo (by stage-01 image id) from a stage-01 folder's ``dataset_manifest.csv``.
 
     Photos without a subject map to ``""``. None when the folder has no dataset manifest or the
@@ -193,14 +195,14 @@ def photo_subjects(preprocess_dir: str | os.PathLike[str]) -> dict[str, str] | N
     return _photo_column(preprocess_dir, "subject")
 
 
-def photo_groups(preprocess_dir: str | os.PathLike[str]) -> dict[str, str]:
+def photo_groups(preprocess_dir: PathLike) -> dict[str, str]:
     """The source photo of each stage-01 image (by image id) where the dataset manifest names one in a ``photo``
     column (a crop or copy of another file maps to that file's image id); images without one are absent."""
     photos = _photo_column(preprocess_dir, "photo") or {}
     return {image: image_id_for(photo) for image, photo in photos.items() if photo}
 
 
-def subjects_of(preprocess_dir: str | os.PathLike[str], image_ids: Iterable[str]) -> set[str] | None:
+def subjects_of(preprocess_dir: PathLike, image_ids: Iterable[str]) -> set[str] | None:
     """The named subjects among the photos ``image_ids`` of a stage-01 folder (None: it names nobody)."""
     subjects = photo_subjects(preprocess_dir)
     if subjects is None:

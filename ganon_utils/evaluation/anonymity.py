@@ -19,7 +19,6 @@ is embedded again.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from ganon_utils.evaluation.identity import YUNET_ROW, FaceEmbedder, cosine_dist
 from ganon_utils.image_io import ImageLoadError, load_image
 from ganon_utils.preprocess.pipeline import read_stage_outputs
 from ganon_utils.progress import progress_bar
+from ganon_utils.stages import PathLike
 
 ORIGINAL = "original"
 """The row of Table 1 that compares each original face with itself (distance 0 by construction)."""
@@ -52,8 +52,6 @@ DISTANCE_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message
 ALIGN_OWN, ALIGN_ORIGINAL, ALIGN_RESIZED = "own", "original", "resized"
 """Where an aligning recogniser's landmarks for a face came from: its own detection, its original face's (none found
 in the anonymised face), or nowhere (the crop resized whole). Empty for recognisers that take the crop whole."""
-
-PathLike = str | os.PathLike[str]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -110,7 +108,7 @@ def write_embedding_cache(path: Path, cache: Mapping[str, CacheEntry], settings:
             np.savez(
                 handle, face_ids=np.asarray(ids, dtype=str), stamps=np.asarray([cache[i].stamp for i in ids], np.int64),
                 embeddings=np.stack([cache[i].embedding for i in ids]).astype(np.float32), settings=np.asarray(settings),
-                rows=np.stack([nan_row if cache[i].row is None else cache[i].row for i in ids]).astype(np.float32),
+                rows=np.stack([nan_row if (row := cache[i].row) is None else row for i in ids]).astype(np.float32),
                 alignment=np.asarray([cache[i].alignment for i in ids], dtype=str),
             )  # fmt: skip
 
@@ -160,11 +158,17 @@ def embed_faces(
             result.errors[face_id] = f"{path}: {error.strerror or error}"
             continue
         cached = cache.get(face_id)
-        valid = cached is not None and cached.stamp == stamp
-        if valid and aligns:  # an own detection depends on the file only; a borrowed one on the original's too
-            valid = cached.alignment == ALIGN_OWN or _same_row(cached.row, fallback_rows.get(face_id))
-        if valid:
-            result.embeddings[face_id], result.rows[face_id], result.alignment[face_id] = cached.embedding, cached.row, cached.alignment
+        # an own detection depends on the file only; a borrowed one on the original's too
+        if (
+            cached is not None
+            and cached.stamp == stamp
+            and (not aligns or cached.alignment == ALIGN_OWN or _same_row(cached.row, fallback_rows.get(face_id)))
+        ):
+            result.embeddings[face_id], result.rows[face_id], result.alignment[face_id] = (
+                cached.embedding,
+                cached.row,
+                cached.alignment,
+            )
         else:
             todo.append((face_id, path, stamp))
     advance(len(files) - len(todo))
@@ -185,7 +189,9 @@ def embed_faces(
                     source = ALIGN_ORIGINAL if row is not None else ALIGN_RESIZED
             rows.append(row)
             batch.append((face_id, stamp, row, source))
-        vectors = (embedder.embed(images, rows) if aligns else embedder.embed(images)) if images else []
+        vectors: Sequence[np.ndarray] | np.ndarray = []
+        if images:  # an aligning embedder (SFace) takes the detector rows too
+            vectors = embedder.embed(images, rows) if aligns else embedder.embed(images)  # type: ignore[call-arg]
         for (face_id, stamp, row, source), vector in zip(batch, vectors):
             result.embeddings[face_id], result.rows[face_id], result.alignment[face_id] = vector, row, source
             cache[face_id] = CacheEntry(stamp, vector, row, source)
@@ -279,12 +285,16 @@ def identity_evaluation(
         return None if cache_root is None else cache_root / f"{name}.npz"
 
     wanted = set(faces["face_id"])
-    n_files = len(faces) + sum(int((m["status"].isin(ANONYMIZED_STATUSES) & m["face_id"].isin(wanted)).sum()) for m in manifests.values())
+    n_files = len(faces) + sum(
+        int((m["status"].isin(ANONYMIZED_STATUSES) & m["face_id"].isin(wanted)).sum()) for m in manifests.values()
+    )
     bar = progress_bar(total=n_files, desc=f"identity embeddings ({embedder.name})", unit="face", disable=not progress)
     embeddings: dict[str, dict[str, np.ndarray]] = {}
     try:
         original_files = {f: preprocess_dir / p for f, p in zip(faces["face_id"], faces["face_path"])}
-        originals = embed_faces(original_files, embedder, cache_path=cache_for(ORIGINAL), batch_size=batch_size, advance=bar.update)
+        originals = embed_faces(
+            original_files, embedder, cache_path=cache_for(ORIGINAL), batch_size=batch_size, advance=bar.update
+        )
         embeddings[ORIGINAL] = originals.embeddings
         rows = _distance_rows(faces, ORIGINAL, originals.embeddings, originals, originals.errors, {})
         for method, manifest in manifests.items():
@@ -297,7 +307,9 @@ def identity_evaluation(
             embeddings[method] = anonymized.embeddings
             reasons = {f: f"{method}: {s}" + (f" ({m})" if m else "") for f, s, m in
                        zip(manifest["face_id"], manifest["status"], manifest["message"])}  # fmt: skip
-            rows += _distance_rows(faces, method, originals.embeddings, anonymized, {**originals.errors, **anonymized.errors}, reasons)
+            rows += _distance_rows(
+                faces, method, originals.embeddings, anonymized, {**originals.errors, **anonymized.errors}, reasons
+            )
     finally:
         bar.close()
     return IdentityEvaluation(pd.DataFrame(rows, columns=DISTANCE_COLUMNS), embeddings)
@@ -401,7 +413,7 @@ def summarize_identity(
     averaged = averaged_distances(distances, faces_averaged)
     missing = distances["distance"].isna().groupby(distances["method"], sort=False).sum()
     rows = []
-    for method, group in distances.groupby("method", sort=False):
+    for method in distances["method"].unique():
         values = averaged.loc[averaged["method"] == method, "distance"].dropna()
         rows.append({
             "method": method, "faces": len(values), "not_evaluated": int(missing[method]),

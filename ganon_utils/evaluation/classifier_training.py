@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -44,8 +43,8 @@ from ganon_utils.evaluation.classifiers import (
 )
 from ganon_utils.image_io import load_image
 from ganon_utils.run_settings import setting_changes
+from ganon_utils.stages import PathLike
 
-PathLike = str | os.PathLike[str]
 RESUMABLE_CHANGES = ("epochs", "num_workers", "checkpoint_every")
 """Settings that may differ when a run is continued."""
 LOG_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "lr"]
@@ -140,7 +139,7 @@ class AttributeWeightedBCE(nn.Module):
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         per_term = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-        return (per_term * self.weights).mean()
+        return (per_term * self.get_buffer("weights")).mean()
 
 
 @dataclass
@@ -153,7 +152,9 @@ class ClassifierRun:
     epochs_run: int  # epochs trained by this call (0 when it found a finished run)
 
 
-def _loader(table: pd.DataFrame, classes: Sequence[str], config: ClassifierConfig, shuffle: bool, device: torch.device) -> DataLoader:
+def _loader(
+    table: pd.DataFrame, classes: Sequence[str], config: ClassifierConfig, shuffle: bool, device: torch.device
+) -> DataLoader:
     """Batches of uint8 faces; workers stay alive across epochs, and batches land in pinned memory for a GPU."""
     generator = torch.Generator().manual_seed(config.seed)
     return DataLoader(FaceImages(table, classes, config.image_size, config.multi_label), batch_size=config.batch_size, shuffle=shuffle,
@@ -182,8 +183,14 @@ def run_network(model: nn.Module, batch: Tensor, precision: str) -> Tensor:
 
 
 def training_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, loss: nn.Module, images: Tensor, labels: Tensor,
-    transform: nn.Module, device: torch.device, precision: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    transform: nn.Module,
+    device: torch.device,
+    precision: str,
 ) -> Tensor:
     """One optimisation step on a batch of uint8 faces; returns the batch loss (detached)."""
     labels = labels.to(device)
@@ -252,7 +259,7 @@ def train_classifier(
         loss = nn.CrossEntropyLoss(weight=None if weights is None else weights.to(device_))
     train_transform = classifier_transform(config.image_size, flip_p=config.horizontal_flip_p)
     eval_transform = classifier_transform(config.image_size)
-    state = {"epoch": 0, "best_val_loss": math.inf, "stale_epochs": 0}
+    state: dict[str, Any] = {"epoch": 0, "best_val_loss": math.inf, "stale_epochs": 0}
     log_rows: list[dict[str, Any]] = []
     last, best = output_dir / "last.pt", output_dir / "best.pt"
     if last.is_file():

@@ -16,7 +16,6 @@ original face's landmarks (``boxes``); ConvNeXt sees the whole aligned face, as 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from torch import nn
 from ganon_utils.atomic_files import atomic_path
 from ganon_utils.devices import resolve_device
 from ganon_utils.library_logs import filtered_native_stderr
+from ganon_utils.stages import PathLike
 from ganon_utils.weights import packaged_model_file, require_weight
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
@@ -37,8 +37,6 @@ CLASSIFIER_FORMAT = "ganon_utils.expression_classifier/1"
 FER_EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """Output order of the FER2013 model."""
 LIGHTNING_MODEL_PREFIX = "model."
-
-PathLike = str | os.PathLike[str]
 
 
 class ExpressionClassifier(Protocol):
@@ -176,8 +174,13 @@ def classifier_transform(image_size: int = PAPER_IMAGE_SIZE, *, flip_p: float = 
 
 
 def save_expression_classifier(
-    path: PathLike, model: nn.Module, classes: Sequence[str], *, architecture: str = PAPER_ARCHITECTURE,
-    image_size: int = PAPER_IMAGE_SIZE, **extra: Any,
+    path: PathLike,
+    model: nn.Module,
+    classes: Sequence[str],
+    *,
+    architecture: str = PAPER_ARCHITECTURE,
+    image_size: int = PAPER_IMAGE_SIZE,
+    **extra: Any,
 ) -> Path:
     """Write a classifier checkpoint (state dict, class names, architecture, input size, extra fields) atomically."""
     path = Path(path)
@@ -225,7 +228,9 @@ class ConvNextClassifier:
         self.classes = tuple(classes)
         architecture = checkpoint.get("architecture", PAPER_ARCHITECTURE)
         image_size = int(checkpoint.get("image_size", PAPER_IMAGE_SIZE))
-        self.multi_label = bool(checkpoint.get("multi_label", (checkpoint.get("hyper_parameters") or {}).get("multi_label", False)))
+        self.multi_label = bool(
+            checkpoint.get("multi_label", (checkpoint.get("hyper_parameters") or {}).get("multi_label", False))
+        )
         self._device = resolve_device(self.device)
         model = convnext_classifier(len(classes), architecture)
         model.load_state_dict(state)

@@ -65,7 +65,11 @@ ONE_CLASS_CONSEQUENCE = "it hardly tells the classes apart"
 
 
 def few_faces_warning(
-    counts: Mapping[str, int], what: str, min_faces: int = MIN_FACES, *, kind: str = "classes",
+    counts: Mapping[str, int],
+    what: str,
+    min_faces: int = MIN_FACES,
+    *,
+    kind: str = "classes",
     consequence: str = FEW_FACES_CONSEQUENCE,
 ) -> str | None:
     """One sentence naming the entries of ``counts`` below ``min_faces`` (None when there are none).
@@ -81,8 +85,12 @@ def few_faces_warning(
 
 
 def concentration_warning(
-    predicted_labels: Sequence[str], name: str = "the classifier", max_share: float = MAX_SHARE,
-    true_labels: Sequence[str] | None = None, *, consequence: str = ONE_CLASS_CONSEQUENCE,
+    predicted_labels: Sequence[str],
+    name: str = "the classifier",
+    max_share: float = MAX_SHARE,
+    true_labels: Sequence[str] | None = None,
+    *,
+    consequence: str = ONE_CLASS_CONSEQUENCE,
 ) -> str | None:
     """One sentence when ``name`` predicts one class for more than ``max_share`` of the faces (else None).
 
@@ -142,8 +150,13 @@ def degenerate_warnings(
 
 
 def classifiers_warnings(
-    true_labels: Sequence[str], predicted: Mapping[str, Sequence[str]], classes: Sequence[str], *,
-    what: str = "validation faces", max_share: float = MAX_SHARE, min_faces: int = MIN_FACES,
+    true_labels: Sequence[str],
+    predicted: Mapping[str, Sequence[str]],
+    classes: Sequence[str],
+    *,
+    what: str = "validation faces",
+    max_share: float = MAX_SHARE,
+    min_faces: int = MIN_FACES,
 ) -> list[str]:
     """:func:`degenerate_warnings` for several classifiers evaluated on the same faces (``predicted``: name ->
     labels; e.g. ``"the classifier trained on GANonymization"``): one sentence per classifier that predicts one
@@ -191,8 +204,13 @@ def multilabel_degenerate_warnings(
 
 
 def multilabel_classifiers_warnings(
-    true: np.ndarray, predicted: Mapping[str, np.ndarray], attributes: Sequence[str], *,
-    what: str = "validation faces with the attribute", max_share: float = MAX_SHARE, min_faces: int = MIN_FACES,
+    true: np.ndarray,
+    predicted: Mapping[str, np.ndarray],
+    attributes: Sequence[str],
+    *,
+    what: str = "validation faces with the attribute",
+    max_share: float = MAX_SHARE,
+    min_faces: int = MIN_FACES,
 ) -> list[str]:
     """:func:`multilabel_degenerate_warnings` for several classifiers on the same faces (``predicted``: name ->
     (faces, attributes) 0/1 array): one sentence per classifier stuck on one state, then the rare attributes once."""
@@ -211,8 +229,12 @@ INFERENCE_FEW_FACES = (
 
 
 def inference_warnings(
-    original_labels: Sequence[str], classes: Sequence[str], *, name: str = "the classifier",
-    max_share: float = MAX_SHARE, min_faces: int = MIN_FACES,
+    original_labels: Sequence[str],
+    classes: Sequence[str],
+    *,
+    name: str = "the classifier",
+    max_share: float = MAX_SHARE,
+    min_faces: int = MIN_FACES,
 ) -> list[str]:
     """The inference scenario's checks (Tables 2-3 have no ground truth): ``original_labels`` is the classifier's
     arg-max on each original face. Flags one emotion taking more than ``max_share`` of the originals, and emotions

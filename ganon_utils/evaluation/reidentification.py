@@ -23,18 +23,15 @@ and only ``same_photo`` can be run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ganon_utils.datasets.manifest import photo_groups, photo_subjects
+from ganon_utils.datasets.manifest import photo_subjects
 from ganon_utils.evaluation.anonymity import ORIGINAL
-
-PathLike = str | os.PathLike[str]
+from ganon_utils.stages import PathLike
 
 SAME_PHOTO, OTHER_PHOTOS = "same_photo", "other_photos"
 GALLERY_MODES = {
@@ -55,6 +52,10 @@ REID_COLUMNS = [
 # ---------------------------------------------------------------------------------------------------
 # Identities
 # ---------------------------------------------------------------------------------------------------
+
+
+Labels = Sequence[str] | np.ndarray
+"""Identity or photo names, one per embedding: a list or an object array."""
 
 
 def face_identities(preprocess_dir: PathLike, faces: pd.DataFrame) -> tuple[pd.Series, str]:
@@ -97,7 +98,7 @@ def _distance_block(probes: np.ndarray, gallery: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(distance), np.inf, np.clip(distance, 0.0, 2.0))
 
 
-def _photo_mask(probe_photos: np.ndarray | None, gallery_photos: np.ndarray | None, n: int, m: int) -> np.ndarray:
+def _photo_mask(probe_photos: Labels | None, gallery_photos: Labels | None, n: int, m: int) -> np.ndarray:
     if probe_photos is None or gallery_photos is None:
         raise ValueError("exclude_same_photo needs probe_photos and gallery_photos")
     return np.asarray(probe_photos)[:, None] == np.asarray(gallery_photos)[None, :] if n and m else np.zeros((n, m), bool)
@@ -110,8 +111,8 @@ def rank_identification(
     gallery_ids: Sequence[str],
     *,
     exclude_same_photo: bool = False,
-    probe_photos: Sequence[str] | None = None,
-    gallery_photos: Sequence[str] | None = None,
+    probe_photos: Labels | None = None,
+    gallery_photos: Labels | None = None,
     chunk: int = 1024,
 ) -> np.ndarray:
     """For each probe, the rank (1 = first) of its true identity among the gallery identities.
@@ -121,22 +122,22 @@ def rank_identification(
     of the probe's own photo (``probe_photos`` / ``gallery_photos``) are left out. NaN where the probe's identity has
     no gallery face (left). Embeddings without a direction (all zero) never match.
     """
-    probe_ids, gallery_ids = np.asarray(probe_ids, dtype=object), np.asarray(gallery_ids, dtype=object)
+    probe_labels, gallery_labels = np.asarray(probe_ids, dtype=object), np.asarray(gallery_ids, dtype=object)
     probes, gallery = _unit(probe_embeddings), _unit(gallery_embeddings)
-    if len(probes) != len(probe_ids) or len(gallery) != len(gallery_ids):
+    if len(probes) != len(probe_labels) or len(gallery) != len(gallery_labels):
         raise ValueError("one identity per embedding is needed (probes and gallery)")
-    ranks = np.full(len(probe_ids), np.nan)
+    ranks = np.full(len(probe_labels), np.nan)
     if exclude_same_photo and (probe_photos is None or gallery_photos is None):
         raise ValueError("exclude_same_photo needs probe_photos and gallery_photos")
-    if not len(probe_ids) or not len(gallery_ids):
+    if not len(probe_labels) or not len(gallery_labels):
         return ranks
-    identities, gallery_codes = np.unique(gallery_ids, return_inverse=True)
+    identities, gallery_codes = np.unique(gallery_labels, return_inverse=True)
     order = np.argsort(gallery_codes, kind="stable")
     starts = np.searchsorted(gallery_codes[order], np.arange(len(identities)))
     code_of = {identity: i for i, identity in enumerate(identities)}
-    probe_codes = np.array([code_of.get(i, -1) for i in probe_ids])
-    for begin in range(0, len(probe_ids), chunk):
-        stop = min(begin + chunk, len(probe_ids))
+    probe_codes = np.array([code_of.get(i, -1) for i in probe_labels])
+    for begin in range(0, len(probe_labels), chunk):
+        stop = min(begin + chunk, len(probe_labels))
         distance = _distance_block(probes[begin:stop], gallery)
         present = np.ones_like(distance, bool)
         if exclude_same_photo:
@@ -172,8 +173,8 @@ def pair_distances(
     gallery_ids: Sequence[str],
     *,
     exclude_same_photo: bool = False,
-    probe_photos: Sequence[str] | None = None,
-    gallery_photos: Sequence[str] | None = None,
+    probe_photos: Labels | None = None,
+    gallery_photos: Labels | None = None,
     max_impostor_pairs: int = MAX_IMPOSTOR_PAIRS,
     seed: int = 0,
     chunk: int = 1024,
@@ -181,16 +182,24 @@ def pair_distances(
     """Cosine distances of the same-person and the different-person (probe, gallery face) pairs, and the number of
     different-person pairs there are (the returned ones are a seeded random sample when there are more than
     ``max_impostor_pairs``). With ``exclude_same_photo``, pairs of a probe with its own photo are left out."""
-    probe_ids, gallery_ids = np.asarray(probe_ids, dtype=object), np.asarray(gallery_ids, dtype=object)
+    probe_labels, gallery_labels = np.asarray(probe_ids, dtype=object), np.asarray(gallery_ids, dtype=object)
     probes, gallery = _unit(probe_embeddings), _unit(gallery_embeddings)
-    same = probe_ids[:, None] == gallery_ids[None, :] if len(probe_ids) and len(gallery_ids) else np.zeros((len(probe_ids), len(gallery_ids)), bool)
-    keep = ~_photo_mask(probe_photos, gallery_photos, len(probe_ids), len(gallery_ids)) if exclude_same_photo else np.ones_like(same)
+    same = (
+        probe_labels[:, None] == gallery_labels[None, :]
+        if len(probe_labels) and len(gallery_labels)
+        else np.zeros((len(probe_labels), len(gallery_labels)), bool)
+    )
+    keep = (
+        ~_photo_mask(probe_photos, gallery_photos, len(probe_labels), len(gallery_labels))
+        if exclude_same_photo
+        else np.ones_like(same)
+    )
     n_impostor = int((~same & keep).sum())
     rate = min(1.0, max_impostor_pairs / n_impostor) if n_impostor else 1.0
     rng = np.random.default_rng(seed)
     genuine, impostor = [], []
-    for begin in range(0, len(probe_ids), chunk):
-        stop = min(begin + chunk, len(probe_ids))
+    for begin in range(0, len(probe_labels), chunk):
+        stop = min(begin + chunk, len(probe_labels))
         distance = _distance_block(probes[begin:stop], gallery)
         s, k = same[begin:stop], keep[begin:stop]
         genuine.append(distance[s & k])
@@ -280,11 +289,15 @@ def reidentification_attack(
         probe_ids = identities.loc[probe_faces].to_numpy(dtype=object)
         probe_photos = np.array([photo_of[f] for f in probe_faces], dtype=object)
         for mode in modes:
-            options = dict(exclude_same_photo=mode == OTHER_PHOTOS, probe_photos=probe_photos, gallery_photos=gallery_photos)
-            ranks = rank_identification(probes, probe_ids, gallery, gallery_ids, **options)
+            exclude = mode == OTHER_PHOTOS
+            ranks = rank_identification(
+                probes, probe_ids, gallery, gallery_ids, exclude_same_photo=exclude, probe_photos=probe_photos,
+                gallery_photos=gallery_photos,
+            )  # fmt: skip
             genuine, impostor, n_impostor = pair_distances(
-                probes, probe_ids, gallery, gallery_ids, max_impostor_pairs=max_impostor_pairs, **options
-            )
+                probes, probe_ids, gallery, gallery_ids, max_impostor_pairs=max_impostor_pairs, exclude_same_photo=exclude,
+                probe_photos=probe_photos, gallery_photos=gallery_photos,
+            )  # fmt: skip
             roc = verification_roc(genuine, impostor)
             rocs[(method, mode)] = roc
             evaluated = int((~np.isnan(ranks)).sum())

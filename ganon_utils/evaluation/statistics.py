@@ -85,7 +85,11 @@ class Table3Options:
         """One sentence for a table caption: how each column was computed."""
         normality = "the paired differences" if self.normality_test_on == "differences" else "both methods' values concatenated"
         n = "pairs with a non-zero difference" if self.effect_size_n == "nonzero" else "all pairs"
-        family = "all tests of the dataset (methods x emotions)" if self.bonferroni_family == "dataset" else "the emotions of one method comparison"
+        family = (
+            "all tests of the dataset (methods x emotions)"
+            if self.bonferroni_family == "dataset"
+            else "the emotions of one method comparison"
+        )
         stars = "the Bonferroni p" if self.stars_from == "bonferroni" else "the uncorrected p"
         return (f"Shapiro-Wilk on {normality}; Wilcoxon signed-rank (normal approximation, zero differences dropped); "
                 f"N = {n}, r = Z / sqrt(N); `p` uncorrected, `p_bonferroni` = min(1, m p) with m (`bonferroni_m`) the "

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from ganon_utils.evaluation.classifiers import ExpressionClassifier, landmark_bo
 from ganon_utils.evaluation.expression import paper_emotion
 from ganon_utils.image_io import image_id_for, load_image
 from ganon_utils.preprocess.pipeline import read_stage_outputs
+from ganon_utils.stages import PathLike
 
 PAPER_VERSIONS = ("original", "ganonymization", "deepprivacy2", "ciagan")
 """The training versions of the paper's Tables 4 and 5 (one classifier each), in the order of its columns."""
@@ -72,8 +72,6 @@ original validation faces, and the support N (accuracy: F1 only)."""
 DATASET_MANIFEST = "dataset_manifest.csv"
 LABEL_SOURCES = ("dataset", "model")
 TRAIN, VAL = "train", "val"
-
-PathLike = str | os.PathLike[str]
 
 
 def read_dataset_manifest(preprocess_dir: PathLike) -> pd.DataFrame:
@@ -215,7 +213,7 @@ def accuracy_summary(reports: dict[str, pd.DataFrame], dataset: str) -> pd.DataF
     rows = []
     for version, report in reports.items():
         printed = paper.get("accuracy")
-        paper_accuracy = printed[PAPER_VERSIONS.index(version)][2] if printed and version in PAPER_VERSIONS else None
+        paper_accuracy = printed[:4][PAPER_VERSIONS.index(version)][2] if printed and version in PAPER_VERSIONS else None
         rows.append({"version": version, "accuracy": float(report.loc["accuracy", "f1"]),
                      "macro_f1": float(report.loc["macro avg", "f1"]),
                      "paper_accuracy": np.nan if paper_accuracy is None else paper_accuracy})  # fmt: skip

@@ -15,7 +15,6 @@ ONNX run with OpenCV's DNN module) give two CelebA-like traits, ``Male`` (p of "
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from ganon_utils.evaluation.training_scenario import (
     read_dataset_manifest,
     scores_beside_paper,
 )
+from ganon_utils.stages import PathLike
 from ganon_utils.weights import packaged_model_file
 
 YOUNG_BELOW = 35
@@ -103,7 +103,9 @@ PAPER_TABLE5: dict[str, tuple[Scores, Scores, Scores, Scores, int]] = {
 AVERAGES = ("micro avg", "macro avg", "weighted avg", "samples avg")
 """The average rows of sklearn's multi-label ``classification_report`` (and of the paper's Table 5), in its order."""
 
-PAPER_TABLE5_AVERAGES: dict[str, tuple[tuple[float | None, ...], ...]] = {
+PrintedScores = tuple[float | None, float | None, float | None]
+"""(precision, recall, F1) of an average row; None where the paper prints none."""
+PAPER_TABLE5_AVERAGES: dict[str, tuple[PrintedScores, PrintedScores, PrintedScores, PrintedScores, int]] = {
     "micro avg": ((0.84, 0.76, 0.80), (0.79, 0.51, 0.62), (0.78, 0.71, None), (0.79, 0.68, 0.73), 176143),
     "macro avg": ((0.76, 0.65, 0.69), (0.63, 0.25, 0.28), (0.69, 0.59, 0.62), (0.69, 0.50, 0.55), 176143),
     "weighted avg": ((0.82, 0.76, 0.78), (0.73, 0.51, 0.52), (0.76, 0.71, 0.72), (0.75, 0.68, 0.69), 176143),
@@ -111,8 +113,6 @@ PAPER_TABLE5_AVERAGES: dict[str, tuple[tuple[float | None, ...], ...]] = {
 }  # fmt: skip
 """The average rows of the paper's Table 5, laid out as :data:`PAPER_TABLE5` (the DeepPrivacy2 micro-average F1
 is blank in the paper: None); N is the number of positive labels, as in sklearn's report."""
-
-PathLike = str | os.PathLike[str]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ The RNG state makes resuming bit-identical on CPU: dropout draws from the global
 
 from __future__ import annotations
 
-import os
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from torch import Tensor, nn
 
 from ganon_utils.atomic_files import atomic_path
 from ganon_utils.pix2pix.networks import GeneratorUNet
+from ganon_utils.stages import PathLike
 
 CHECKPOINT_FORMAT = "ganon_utils.pix2pix/1"
 """Value of the ``format`` key that marks our own training checkpoints."""
@@ -45,8 +45,6 @@ AUTHORS_WEIGHTS_SOURCE = (
     "https://mediastore.rz.uni-augsburg.de/get/Sfle_etB1D/)"
 )
 """Where the authors' Lightning checkpoints are published (verified in their README)."""
-
-PathLike = str | os.PathLike[str]
 
 
 @dataclass
@@ -259,8 +257,8 @@ def unwrap_module(module: nn.Module) -> nn.Module:
     while True:
         if isinstance(module, nn.parallel.DistributedDataParallel):
             module = module.module
-        elif isinstance(getattr(module, "_orig_mod", None), nn.Module):
-            module = module._orig_mod
+        elif isinstance(inner := getattr(module, "_orig_mod", None), nn.Module):
+            module = inner
         else:
             return module
 
@@ -342,7 +340,7 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: Mapping[str, A
     A checkpoint written on a GPU (fused Adam) can then resume on a CPU and vice versa.
     """
     kernel_flags = [{k: group.get(k) for k in ("fused", "foreach")} for group in optimizer.param_groups]
-    optimizer.load_state_dict(state)
+    optimizer.load_state_dict(dict(state))
     for group, flags in zip(optimizer.param_groups, kernel_flags):
         group.update(flags)
 

@@ -37,9 +37,7 @@ def pixel_loss(fake: Tensor, real: Tensor) -> Tensor:
     return F.l1_loss(fake.float(), real.float())
 
 
-def generator_loss(
-    pred_fake: Tensor, fake: Tensor, real: Tensor, *, lambda_pixel: float = LAMBDA_PIXEL
-) -> GeneratorLosses:
+def generator_loss(pred_fake: Tensor, fake: Tensor, real: Tensor, *, lambda_pixel: float = LAMBDA_PIXEL) -> GeneratorLosses:
     """Generator objective: LSGAN loss of the discriminator's scores on ``fake`` + lambda x L1(fake, real).
 
     Args:
@@ -56,6 +54,5 @@ def generator_loss(
 def discriminator_loss(pred_real: Tensor, pred_fake: Tensor) -> Tensor:
     """Discriminator objective: mean of the LSGAN losses on real pairs (target 1) and fake pairs (target 0)."""
     return 0.5 * (
-        adversarial_loss_lsgan(pred_real, target_is_real=True)
-        + adversarial_loss_lsgan(pred_fake, target_is_real=False)
+        adversarial_loss_lsgan(pred_real, target_is_real=True) + adversarial_loss_lsgan(pred_fake, target_is_real=False)
     )

@@ -75,9 +75,7 @@ def init_weights_normal_(module: nn.Module, std: float = INIT_STD) -> nn.Module:
 class UNetDown(nn.Module):
     """Encoder block: Conv 4x4 stride 2 -> [InstanceNorm] -> LeakyReLU(0.2) -> [Dropout]. Halves H and W."""
 
-    def __init__(
-        self, in_channels: int, out_channels: int, *, normalize: bool = True, dropout: float = 0.0
-    ) -> None:
+    def __init__(self, in_channels: int, out_channels: int, *, normalize: bool = True, dropout: float = 0.0) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False)]
         if normalize:
@@ -145,19 +143,19 @@ class GeneratorUNet(nn.Module):
         previous = in_channels
         for index, width in enumerate(widths, start=1):
             first_or_innermost = index in (1, num_downs)
-            block = UNetDown(
+            down = UNetDown(
                 previous,
                 width,
                 normalize=not first_or_innermost,
                 dropout=dropout if width == full_width else 0.0,
             )
-            self.add_module(f"down{index}", block)
+            self.add_module(f"down{index}", down)
             previous = width
         # up{j} mirrors down{num_downs - j}: it outputs that block's width and is concatenated with it.
         for index in range(1, num_downs):
             skip_width = widths[num_downs - index - 1]
-            block = UNetUp(previous, skip_width, dropout=dropout if skip_width == full_width else 0.0)
-            self.add_module(f"up{index}", block)
+            up = UNetUp(previous, skip_width, dropout=dropout if skip_width == full_width else 0.0)
+            self.add_module(f"up{index}", up)
             previous = 2 * skip_width
         self.final = nn.Sequential(
             nn.Upsample(scale_factor=2),
@@ -207,9 +205,7 @@ class Discriminator(nn.Module):
         init_std: N(0, init_std) initialisation of convolution weights; ``None`` keeps PyTorch's.
     """
 
-    def __init__(
-        self, in_channels: int = 3, *, base_channels: int = BASE_CHANNELS, init_std: float | None = INIT_STD
-    ) -> None:
+    def __init__(self, in_channels: int = 3, *, base_channels: int = BASE_CHANNELS, init_std: float | None = INIT_STD) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         previous = 2 * in_channels
@@ -236,13 +232,10 @@ def check_discriminator_input(image: Tensor, condition: Tensor) -> None:
     (sides that are not multiples of 16 would silently drop border pixels).
     """
     if image.dim() != 4 or condition.dim() != 4:
-        raise ValueError(
-            f"expected (N, C, H, W) tensors, got {tuple(image.shape)} and {tuple(condition.shape)}"
-        )
+        raise ValueError(f"expected (N, C, H, W) tensors, got {tuple(image.shape)} and {tuple(condition.shape)}")
     if image.shape[0] != condition.shape[0] or image.shape[-2:] != condition.shape[-2:]:
         raise ValueError(
-            f"image and condition must share batch and spatial size, got {tuple(image.shape)} "
-            f"and {tuple(condition.shape)}"
+            f"image and condition must share batch and spatial size, got {tuple(image.shape)} and {tuple(condition.shape)}"
         )
     height, width = image.shape[-2:]
     step = DISCRIMINATOR_STRIDE
@@ -251,4 +244,3 @@ def check_discriminator_input(image: Tensor, condition: Tensor) -> None:
             f"discriminator input must be at least {2 * step}x{2 * step} px with sides that are multiples "
             f"of {step}; got {height}x{width}"
         )
-

@@ -55,11 +55,10 @@ from ganon_utils.pix2pix.data import FaceLandmarkDataset, make_loader, read_face
 from ganon_utils.pix2pix.losses import LAMBDA_PIXEL
 from ganon_utils.pix2pix.networks import BASE_CHANNELS, DEFAULT_NUM_DOWNS, Discriminator, GeneratorUNet, generator_min_size
 from ganon_utils.pix2pix.render import render_landmarks_torch
-from ganon_utils.preprocess.landmarks import DEFAULT_STYLE, LANDMARK_STYLES
 from ganon_utils.pix2pix.training_step import BETAS, LEARNING_RATE, LOSS_NAMES, Pix2PixOptimizers, train_step
+from ganon_utils.preprocess.landmarks import DEFAULT_STYLE, LANDMARK_STYLES
 from ganon_utils.run_settings import setting_changes
-
-PathLike = str | os.PathLike[str]
+from ganon_utils.stages import PathLike
 
 LOG_COLUMNS = ("epoch", "step", *LOSS_NAMES, "seconds", "images_per_s")
 """Columns of log.csv: completed epochs, completed steps, mean losses of the epoch, its wall time, throughput."""
@@ -233,9 +232,7 @@ def start_process_group(run: DistributedRun, device: torch.device) -> bool:
 def per_process_batch_size(config: TrainConfig, run: DistributedRun) -> int:
     """``config.batch_size`` is the global batch (the paper's 32), split evenly over the processes."""
     if config.batch_size % run.world_size:
-        raise ValueError(
-            f"batch_size {config.batch_size} (global) must be divisible by the number of processes {run.world_size}"
-        )
+        raise ValueError(f"batch_size {config.batch_size} (global) must be divisible by the number of processes {run.world_size}")
     return config.batch_size // run.world_size
 
 
@@ -263,8 +260,8 @@ def build_networks(config: TrainConfig, device: torch.device) -> tuple[Generator
     discriminator = Discriminator(base_channels=config.base_channels)
     memory_format = torch.channels_last if uses_channels_last(config, device) else torch.preserve_format
     return (
-        generator.to(device=device, memory_format=memory_format),
-        discriminator.to(device=device, memory_format=memory_format),
+        generator.to(device).to(memory_format=memory_format),
+        discriminator.to(device).to(memory_format=memory_format),
     )
 
 
@@ -597,7 +594,9 @@ def _train(
 
     batch_size = per_process_batch_size(config, run)
     train_split, sample_split = resolve_splits(preprocess_dir, config)
-    dataset = FaceLandmarkDataset(preprocess_dir, train_split, config.image_size, without_landmarks=config.faces_without_landmarks)
+    dataset = FaceLandmarkDataset(
+        preprocess_dir, train_split, config.image_size, without_landmarks=config.faces_without_landmarks
+    )
     crop_size = stage01_crop_size(preprocess_dir)
     record = run_record(config, preprocess_dir, train_split, len(dataset), run.world_size, crop_size)
     state = prepare_output_dir(output_dir, record, resume)
@@ -626,9 +625,7 @@ def _train(
         rank=run.rank,
     )
     if steps_per_epoch(loader, config) == 0:
-        raise ValueError(
-            f"no complete batch: {len(dataset)} training faces, batch_size {config.batch_size}, drop_last=True"
-        )
+        raise ValueError(f"no complete batch: {len(dataset)} training faces, batch_size {config.batch_size}, drop_last=True")
     sample_faces = sample_coords = None
     if run.is_main and config.sample_faces:
         sample_source = (
@@ -640,7 +637,9 @@ def _train(
     last = output_dir / CHECKPOINTS / LAST_CHECKPOINT
     show = progress and run.is_main
 
-    epoch_bar = progress_bar(total=config.epochs, initial=min(start_epoch, config.epochs), desc="epochs", unit="epoch", disable=not show)
+    epoch_bar = progress_bar(
+        total=config.epochs, initial=min(start_epoch, config.epochs), desc="epochs", unit="epoch", disable=not show
+    )
     try:
         for epoch in range(start_epoch, config.epochs):
             loader.sampler.set_epoch(epoch)  # type: ignore[attr-defined]
@@ -664,10 +663,12 @@ def _train(
                 },
             )
             if run.is_main:
-                write_epoch_outputs(
-                    output_dir, log, completed, step, config, record, generator, discriminator, optimizers
-                )
-                if sample_faces is not None and (config.sample_every_epoch or completed == config.epochs):
+                write_epoch_outputs(output_dir, log, completed, step, config, record, generator, discriminator, optimizers)
+                if (
+                    sample_faces is not None
+                    and sample_coords is not None
+                    and (config.sample_every_epoch or completed == config.epochs)
+                ):
                     write_samples(
                         output_dir / "samples" / f"{epoch_name(completed)}.png",
                         generator,
@@ -758,18 +759,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-channels-last", action="store_true")
     parser.add_argument("--drop-last", action="store_true", help="drop the last incomplete batch of each epoch")
     parser.add_argument("--num-downs", type=int_at_least(1), default=defaults.num_downs, help="generator depth (8 = paper)")
-    parser.add_argument("--base-channels", type=int_at_least(1), default=defaults.base_channels, help="network width (64 = paper)")
-    parser.add_argument("--train-split", default=None,
-                        help="split of faces.csv to train on, or several joined by + (train+test: the authors' CelebA "
-                        "folders; default: train, else all)")
-    parser.add_argument("--faces-without-landmarks", action="store_true",
-                        help="also train on faces without landmarks, paired with a black landmark image (the authors')")
+    parser.add_argument(
+        "--base-channels", type=int_at_least(1), default=defaults.base_channels, help="network width (64 = paper)"
+    )
+    parser.add_argument(
+        "--train-split",
+        default=None,
+        help="split of faces.csv to train on, or several joined by + (train+test: the authors' CelebA "
+        "folders; default: train, else all)",
+    )
+    parser.add_argument(
+        "--faces-without-landmarks",
+        action="store_true",
+        help="also train on faces without landmarks, paired with a black landmark image (the authors')",
+    )
     parser.add_argument("--sample-split", default=None, help="split of the sample faces (default: val, else the training split)")
     parser.add_argument("--sample-faces", type=int_at_least(0), default=defaults.sample_faces)
     parser.add_argument("--checkpoint-every", type=int_at_least(1), default=defaults.checkpoint_every)
-    parser.add_argument("--landmark-style", choices=LANDMARK_STYLES, default=defaults.landmark_style,
-                        help="how the landmark image is drawn: mediapipe (the authors' code and published generators) "
-                        "or pixel (one white pixel per point, the paper's text)")
+    parser.add_argument(
+        "--landmark-style",
+        choices=LANDMARK_STYLES,
+        default=defaults.landmark_style,
+        help="how the landmark image is drawn: mediapipe (the authors' code and published generators) "
+        "or pixel (one white pixel per point, the paper's text)",
+    )
     parser.add_argument("--no-resume", action="store_true", help="start afresh (refused if OUTPUT_DIR holds a run)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser

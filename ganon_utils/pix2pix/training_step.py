@@ -111,9 +111,7 @@ def train_step(
         ``{"loss_g", "loss_gan", "loss_pixel", "loss_d"}`` (one device synchronisation per step).
     """
     if landmarks.shape[0] != real.shape[0] or landmarks.shape[-2:] != real.shape[-2:]:
-        raise ValueError(
-            f"landmarks {tuple(landmarks.shape)} and real {tuple(real.shape)} must share batch and size"
-        )
+        raise ValueError(f"landmarks {tuple(landmarks.shape)} and real {tuple(real.shape)} must share batch and size")
     if channels_last:
         landmarks = landmarks.contiguous(memory_format=torch.channels_last)
         real = real.contiguous(memory_format=torch.channels_last)
@@ -141,7 +139,5 @@ def train_step(
     loss_d.backward()
     opt_d.step()
 
-    values = torch.stack(
-        [losses_g.total.detach(), losses_g.gan.detach(), losses_g.pixel.detach(), loss_d.detach()]
-    ).tolist()
+    values = torch.stack([losses_g.total.detach(), losses_g.gan.detach(), losses_g.pixel.detach(), loss_d.detach()]).tolist()
     return dict(zip(LOSS_NAMES, values))

@@ -94,9 +94,7 @@ def rotate_then_crop_matrix(box: Box, right_eye: Point, left_eye: Point, size: i
         raise ValueError(f"degenerate face box {box}")
     scale = size / max(width, height)
     offset_x, offset_y = (size - width * scale) / 2, (size - height * scale) / 2
-    crop_to_square = np.array(
-        [[scale, 0.0, offset_x - cx0 * scale], [0.0, scale, offset_y - cy0 * scale], [0.0, 0.0, 1.0]]
-    )
+    crop_to_square = np.array([[scale, 0.0, offset_x - cx0 * scale], [0.0, scale, offset_y - cy0 * scale], [0.0, 0.0, 1.0]])
     matrix = (crop_to_square @ rotate)[:2]
     content = (offset_x, offset_y, offset_x + width * scale, offset_y + height * scale)
     return matrix, content, math.degrees(angle)
@@ -258,7 +256,7 @@ def crop_then_rotate_face(image: np.ndarray, box: Box, right_eye: Point, left_ey
     set to black, so the black corners have PIL's hard edge rather than LANCZOS's soft one.
     """
     angle = retinaface_rotation_degrees(right_eye, left_eye)
-    matrix, content, crop = crop_then_rotate_matrix(box, angle, size, image.shape[:2])
+    matrix, content, crop = crop_then_rotate_matrix(box, angle, size, (image.shape[0], image.shape[1]))
     cx0, cy0, cx1, cy1 = crop
     from_crop = matrix @ np.array([[1.0, 0.0, cx0], [0.0, 1.0, cy0], [0.0, 0.0, 1.0]])
     warped = cv2.warpAffine(

@@ -24,25 +24,56 @@ DEFAULTS = PreprocessConfig()
 
 def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that make a PreprocessConfig (shared by every command that runs stage 01)."""
-    parser.add_argument("--detector", default=DEFAULTS.detector, choices=sorted(DETECTORS),
-                        help="face detector (retinaface is the paper's and needs its weight file)")
-    parser.add_argument("--segmenter", default=DEFAULTS.segmenter, choices=sorted(SEGMENTERS),
-                        help="background removal (head_unet: the paper's U-Net, needs its weight file; head_unet_bgr: the same "
-                        "U-Net fed BGR pixels as the authors' code did)")
-    parser.add_argument("--size", type=int_at_least(MIN_FACE_SIDE), default=DEFAULTS.image_size,
-                        help=f"output side in pixels (512; at least {MIN_FACE_SIDE})")
-    parser.add_argument("--margin", type=float_at_least(0.0), default=DEFAULTS.face_margin,
-                        help="grow the face box by this fraction per side (0 = detector's box)")
-    parser.add_argument("--alignment", default=DEFAULTS.alignment, choices=ALIGNMENTS,
-                        help="rotate_then_crop: rotate the photo until the eyes are level, then crop the rotated box's "
-                        "bounds; crop_then_rotate: crop the box, then rotate the crop about its centre (black corners), "
-                        "as the authors' retina-face 0.0.14")
-    parser.add_argument("--min-face-size", type=int_at_least(0), default=DEFAULTS.min_face_size,
-                        help="skip faces whose box is smaller than this many pixels")
-    parser.add_argument("--max-pixels", type=int_at_least(1), default=DEFAULTS.max_pixels,
-                        help="refuse images with more pixels than this (status too_large)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show the native libraries' log lines (MediaPipe, TFLite); the same as GANON_LOG_LEVEL=debug")
+    parser.add_argument(
+        "--detector",
+        default=DEFAULTS.detector,
+        choices=sorted(DETECTORS),
+        help="face detector (retinaface is the paper's and needs its weight file)",
+    )
+    parser.add_argument(
+        "--segmenter",
+        default=DEFAULTS.segmenter,
+        choices=sorted(SEGMENTERS),
+        help="background removal (head_unet: the paper's U-Net, needs its weight file; head_unet_bgr: the same "
+        "U-Net fed BGR pixels as the authors' code did)",
+    )
+    parser.add_argument(
+        "--size",
+        type=int_at_least(MIN_FACE_SIDE),
+        default=DEFAULTS.image_size,
+        help=f"output side in pixels (512; at least {MIN_FACE_SIDE})",
+    )
+    parser.add_argument(
+        "--margin",
+        type=float_at_least(0.0),
+        default=DEFAULTS.face_margin,
+        help="grow the face box by this fraction per side (0 = detector's box)",
+    )
+    parser.add_argument(
+        "--alignment",
+        default=DEFAULTS.alignment,
+        choices=ALIGNMENTS,
+        help="rotate_then_crop: rotate the photo until the eyes are level, then crop the rotated box's "
+        "bounds; crop_then_rotate: crop the box, then rotate the crop about its centre (black corners), "
+        "as the authors' retina-face 0.0.14",
+    )
+    parser.add_argument(
+        "--min-face-size",
+        type=int_at_least(0),
+        default=DEFAULTS.min_face_size,
+        help="skip faces whose box is smaller than this many pixels",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int_at_least(1),
+        default=DEFAULTS.max_pixels,
+        help="refuse images with more pixels than this (status too_large)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the native libraries' log lines (MediaPipe, TFLite); the same as GANON_LOG_LEVEL=debug",
+    )
 
 
 def config_from_arguments(args: argparse.Namespace) -> PreprocessConfig:
@@ -65,13 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("output_dir", type=Path, help="folder for faces, landmarks and the manifest")
     add_stage_arguments(parser)
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--dataset", default=None,
-                        help="read INPUT_DIR as this dataset in its original layout (celeba, wider_face, "
-                        "affectnet, ckplus, faces, generic); default: every image in INPUT_DIR, split 'all'")
-    source.add_argument("--manifest", type=Path, default=None,
-                        help="dataset manifest CSV (columns image_path relative to INPUT_DIR, split)")
-    parser.add_argument("--workers", type=int_at_least(0), default=None,
-                        help="Dask worker processes (default: one per core; 0 = run in this process)")
+    source.add_argument(
+        "--dataset",
+        default=None,
+        help="read INPUT_DIR as this dataset in its original layout (celeba, wider_face, "
+        "affectnet, ckplus, faces, generic); default: every image in INPUT_DIR, split 'all'",
+    )
+    source.add_argument(
+        "--manifest", type=Path, default=None, help="dataset manifest CSV (columns image_path relative to INPUT_DIR, split)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int_at_least(0),
+        default=None,
+        help="Dask worker processes (default: one per core; 0 = run in this process)",
+    )
     parser.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
@@ -123,8 +162,10 @@ def cli(argv: list[str]) -> int:
     except (MissingWeightError, ValueError) as error:  # missing weights, or a folder made with other settings
         return fail(str(error))
     faces_ok = int((result.faces["status"] == "ok").sum())
-    print(f"{len(tasks)} images ({result.processed} processed, {result.skipped} already done); "
-          f"{len(result.faces)} faces, {faces_ok} with landmarks")
+    print(
+        f"{len(tasks)} images ({result.processed} processed, {result.skipped} already done); "
+        f"{len(result.faces)} faces, {faces_ok} with landmarks"
+    )
     for status, count in result.status_counts().items():
         print(f"  {status:<14} {count}")
     print(f"manifest: {output_dir / 'manifest.csv'}")

@@ -29,12 +29,25 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ganon_utils.library_logs import WARM_UP_IMAGE, filtered_native_stderr
 from ganon_utils.weights import packaged_model_file, require_weight
 
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
+
+
+def box_of(values: Sequence[float]) -> Box:
+    """An (x0, y0, x1, y1) box of floats from any four numbers."""
+    x0, y0, x1, y1 = (float(v) for v in values)
+    return x0, y0, x1, y1
+
+
+def point_of(values: Sequence[float]) -> Point:
+    """An (x, y) point of floats from any two numbers."""
+    x, y = (float(v) for v in values)
+    return x, y
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,7 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def box_iou_matrix(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """(len(a), len(b)) IoUs of two arrays of (x0, y0, x1, y1) boxes: :func:`box_iou` for every pair at once."""
     a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
     width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
@@ -251,7 +264,7 @@ class YuNetDetector:
 
     def _detect(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """The model's rows, (N, 15) float32 in the resized image's pixels, and the resize factor."""
-        scale = detection_scale(*rgb.shape[:2], self.max_pixels, self.min_side)
+        scale = detection_scale(rgb.shape[0], rgb.shape[1], self.max_pixels, self.min_side)
         image = np.ascontiguousarray(resized(rgb, scale)[..., ::-1])  # the model expects BGR
         self._model.setInputSize((image.shape[1], image.shape[0]))  # per image: the anchors depend on it
         _, found = self._model.detect(image)
@@ -323,7 +336,8 @@ class CenterFaceDetector:
         scale = detection_scale(height, width, self.max_pixels, self.min_side)
         input_w, input_h = (int(math.ceil(side * scale / 32) * 32) for side in (width, height))
         blob = cv2.dnn.blobFromImage(np.ascontiguousarray(rgb), 1.0, (input_w, input_h), (0, 0, 0), swapRB=False)
-        boxes, scores, points = decode_centerface(*self._forward(blob), self.threshold)
+        heatmap, scales, offsets, landmarks = self._forward(blob)
+        boxes, scores, points = decode_centerface(heatmap, scales, offsets, landmarks, self.threshold)
         boxes = np.minimum(boxes, [input_w, input_h, input_w, input_h])
         faces = [
             scaled_detection(five_point_detection(boxes[i], points[i], scores[i]), input_w / width, input_h / height)
@@ -335,7 +349,7 @@ class CenterFaceDetector:
         """The four output maps for one NCHW blob, on a net loaded for exactly this input size."""
         import cv2
 
-        size = tuple(blob.shape[2:])
+        size = (int(blob.shape[2]), int(blob.shape[3]))
         if size != self._net_size:
             self._net, self._net_size = cv2.dnn.readNetFromONNX(self._path), size
         self._net.setInput(blob)
@@ -375,7 +389,7 @@ class MtcnnDetector:
     def __call__(self, rgb: np.ndarray) -> list[FaceDetection]:
         import torch
 
-        scale = detection_scale(*rgb.shape[:2], self.max_pixels, 0)
+        scale = detection_scale(rgb.shape[0], rgb.shape[1], self.max_pixels, 0)
         with torch.inference_mode():
             boxes, probs, points = self._model.detect(np.ascontiguousarray(resized(rgb, scale)), landmarks=True)
         if boxes is None:
@@ -413,16 +427,17 @@ class HaarDetector:
     ) -> None:
         import cv2
 
-        self._cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, cascade))
+        folder = cv2.data.haarcascades  # type: ignore[attr-defined]
+        self._cascade = cv2.CascadeClassifier(os.path.join(folder, cascade))
         if self._cascade.empty():
-            raise FileNotFoundError(f"OpenCV could not load the Haar cascade {cascade} from {cv2.data.haarcascades}")
+            raise FileNotFoundError(f"OpenCV could not load the Haar cascade {cascade} from {folder}")
         self.min_neighbors, self.scale_factor, self.min_size = min_neighbors, scale_factor, min_size
         self.max_pixels, self.min_side = max_pixels, min_side
 
     def __call__(self, rgb: np.ndarray) -> list[FaceDetection]:
         import cv2
 
-        scale = detection_scale(*rgb.shape[:2], self.max_pixels, self.min_side)
+        scale = detection_scale(rgb.shape[0], rgb.shape[1], self.max_pixels, self.min_side)
         grey = cv2.equalizeHist(cv2.cvtColor(np.ascontiguousarray(resized(rgb, scale)), cv2.COLOR_RGB2GRAY))
         boxes, _, weights = self._cascade.detectMultiScale3(
             grey, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
@@ -468,9 +483,9 @@ class RetinaFaceDetector:
             marks = face["landmarks"]
             faces.append(
                 FaceDetection(
-                    box=tuple(float(v) for v in face["facial_area"]),
-                    right_eye=tuple(float(v) for v in marks["right_eye"]),
-                    left_eye=tuple(float(v) for v in marks["left_eye"]),
+                    box=box_of(face["facial_area"]),
+                    right_eye=point_of(marks["right_eye"]),
+                    left_eye=point_of(marks["left_eye"]),
                     score=float(face["score"]),
                 )
             )

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
+from ganon_utils.stages import PathLike
 from ganon_utils.weights import MissingWeightError, require_weight
 
 HEAD_UNET_INPUT_SIZE = 512
@@ -64,7 +65,7 @@ class ResNet34Encoder(ResNet):
         del self.avgpool
         self.depth = depth
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Features ``[x, stage1, ..., stage_depth]``; stage k has 1/2**k of the input's resolution."""
         stages: list[nn.Module] = [
             nn.Sequential(self.conv1, self.bn1, self.relu),
@@ -150,9 +151,7 @@ class HeadUNet(nn.Module):
         self.num_classes = num_classes
         self.encoder = ResNet34Encoder(encoder_depth)
         self.decoder = UNetDecoder(RESNET34_CHANNELS[: encoder_depth + 1], self.decoder_channels)
-        self.segmentation_head = nn.Sequential(
-            nn.Conv2d(self.decoder_channels[-1], num_classes, kernel_size=3, padding=1)
-        )
+        self.segmentation_head = nn.Sequential(nn.Conv2d(self.decoder_channels[-1], num_classes, kernel_size=3, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         stride = 2**self.encoder_depth
@@ -164,7 +163,7 @@ class HeadUNet(nn.Module):
 # --- checkpoints ---------------------------------------------------------------------------------
 
 
-def read_head_unet_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Mapping[str, Any]:
+def read_head_unet_checkpoint(path: PathLike, map_location: str | torch.device = "cpu") -> Mapping[str, Any]:
     """Load a checkpoint file with ``torch.load(weights_only=True)``: a Lightning checkpoint or a state_dict."""
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
@@ -194,7 +193,7 @@ def head_unet_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tenso
 
 def head_unet_architecture(state_dict: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     """``HeadUNet`` arguments (encoder depth, decoder widths, classes) read from a state_dict's shapes."""
-    widths = []
+    widths: list[int] = []
     while (key := f"decoder.blocks.{len(widths)}.conv2.0.weight") in state_dict:
         widths.append(int(state_dict[key].shape[0]))
     head = state_dict.get("segmentation_head.0.weight")
@@ -224,7 +223,7 @@ def head_unet_from_checkpoint(checkpoint: Mapping[str, Any]) -> HeadUNet:
     return model.eval()
 
 
-def load_head_unet(path: str | Path, map_location: str | torch.device = "cpu") -> HeadUNet:
+def load_head_unet(path: PathLike, map_location: str | torch.device = "cpu") -> HeadUNet:
     """Load the head-segmentation U-Net from ``path`` (Lightning checkpoint or bare state_dict), in eval mode."""
     try:
         return head_unet_from_checkpoint(read_head_unet_checkpoint(path, map_location))

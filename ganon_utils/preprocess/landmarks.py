@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+
 from ganon_utils.library_logs import WARM_UP_IMAGE, filtered_native_stderr
 
 NUM_LANDMARKS = 478  # 468 face-mesh points + 2 x 5 iris points (refine_landmarks=True)

@@ -40,11 +40,19 @@ from ganon_utils.image_io import (
     load_image,
     save_png,
 )
-from ganon_utils.preprocess.alignment import CROP_THEN_ROTATE, ROTATE_THEN_CROP, AlignedFace, align_face, check_alignment, transform_points
-from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS, FaceDetection, FaceDetector, build_detector
+from ganon_utils.preprocess.alignment import (
+    CROP_THEN_ROTATE,
+    ROTATE_THEN_CROP,
+    AlignedFace,
+    align_face,
+    check_alignment,
+    transform_points,
+)
+from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS, FaceDetection, FaceDetector, box_of, build_detector
 from ganon_utils.preprocess.landmarks import LandmarkExtractor
 from ganon_utils.preprocess.segmentation import SEGMENTER_WEIGHTS, HeadSegmenter, build_segmenter, remove_background
 from ganon_utils.run_settings import setting_changes
+from ganon_utils.stages import PathLike
 from ganon_utils.weights import require_weight
 
 # Image-level statuses added by this stage (reading statuses come from ganon_utils.image_io).
@@ -202,7 +210,7 @@ def alignment_box(face: FaceDetection, config: PreprocessConfig) -> Sequence[flo
 def process_face(rgb: np.ndarray, face: FaceDetection, models: PreprocessModels, config: PreprocessConfig) -> FaceSteps:
     """Align, remove the background and find the landmarks of one detected face."""
     aligned = align_face(
-        rgb, tuple(alignment_box(face, config)), face.right_eye, face.left_eye, config.image_size, config.face_margin,
+        rgb, box_of(alignment_box(face, config)), face.right_eye, face.left_eye, config.image_size, config.face_margin,
         alignment=config.alignment,
     )  # fmt: skip
     mask = models.segmenter(aligned.image, face_box_in_aligned(aligned.matrix, face.box))
@@ -225,13 +233,13 @@ def record_path(output_dir: Path, image_id: str) -> Path:
     return Path(output_dir) / "records" / f"{image_id}.json"
 
 
-def process_image(task: ImageTask, config: PreprocessConfig, output_dir: str | Path) -> dict:
+def process_image(task: ImageTask, config: PreprocessConfig, output_dir: PathLike) -> dict:
     """Run the whole stage on one image, write its files, and return (and store) its record.
 
     Never raises for a bad image: the record's status says what happened.
     """
     output_dir = Path(output_dir)
-    record = {
+    record: dict[str, Any] = {
         "image_id": task.image_id, "source": task.relative_path, "split": task.split, "frame": task.frame,
         "status": STATUS_OK, "message": "", "width": None, "height": None,
         "conversions": "", "faces": [], "source_sha256": content_sha256(task.source) or "",
@@ -305,7 +313,7 @@ def read_record(output_dir: Path, image_id: str) -> dict | None:
         return None  # a damaged record counts as not done
 
 
-def read_stage_outputs(output_dir: str | Path) -> tuple[pd.DataFrame, dict]:
+def read_stage_outputs(output_dir: PathLike) -> tuple[pd.DataFrame, dict]:
     """A finished stage-01 folder's ``faces.csv`` (ids and paths as strings, "" when empty) and settings.
 
     Raises FileNotFoundError naming the missing file and how to make it.
@@ -381,7 +389,7 @@ def manifest_tables(records: Iterable[dict]) -> tuple[pd.DataFrame, pd.DataFrame
 
 def run_preprocess(
     tasks: Sequence[ImageTask],
-    output_dir: str | Path,
+    output_dir: PathLike,
     config: PreprocessConfig = PreprocessConfig(),
     *,
     n_workers: int | None = None,
@@ -471,9 +479,7 @@ def _execute(
         import os
 
         workers = n_workers or os.cpu_count() or 1
-        cluster = LocalCluster(
-            n_workers=min(workers, len(tasks)), threads_per_worker=1, processes=True, dashboard_address=None
-        )
+        cluster = LocalCluster(n_workers=min(workers, len(tasks)), threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     try:
         futures = client.map(process_image, list(tasks), config=config, output_dir=str(output_dir), pure=False)

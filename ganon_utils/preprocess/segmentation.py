@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+
 from ganon_utils.library_logs import WARM_UP_IMAGE, filtered_native_stderr
 
 Box = tuple[float, float, float, float]

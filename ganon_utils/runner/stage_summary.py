@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ganon_utils.atomic_files import write_text_atomic
+from ganon_utils.stages import PathLike
 
 SUMMARY_FILE = "summary.json"
 
@@ -66,11 +67,11 @@ def summary_table(caption: str, table: pd.DataFrame) -> SummaryTable:
 
 
 def write_stage_summary(
-    results_dir: str | Path,
+    results_dir: PathLike,
     headline: str,
     *,
     tables: Mapping[str, pd.DataFrame] | None = None,
-    figures: Sequence[str | Path] = (),
+    figures: Sequence[PathLike] = (),
     backends: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``results_dir/summary.json`` for the index page.
@@ -101,7 +102,7 @@ def write_stage_summary(
     return path
 
 
-def read_stage_summary(results_dir: str | Path) -> StageSummary | None:
+def read_stage_summary(results_dir: PathLike) -> StageSummary | None:
     """The summary a notebook wrote into ``results_dir``, or None when there is none (or it is unreadable)."""
     path = Path(results_dir) / SUMMARY_FILE
     try:
@@ -114,6 +115,6 @@ def read_stage_summary(results_dir: str | Path) -> StageSummary | None:
         return None
 
 
-def remove_stage_summary(results_dir: str | Path) -> None:
+def remove_stage_summary(results_dir: PathLike) -> None:
     """Delete a stage's summary before the notebook runs again."""
     (Path(results_dir) / SUMMARY_FILE).unlink(missing_ok=True)

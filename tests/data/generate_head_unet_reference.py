@@ -47,10 +47,7 @@ def smp_unet(encoder_depth: int, decoder_channels: tuple[int, ...]) -> torch.nn.
 
 
 def main() -> None:
-    keys = {
-        name: [[k, list(v.shape)] for k, v in smp_unet(**args).state_dict().items()]
-        for name, args in SMP_ARGUMENTS.items()
-    }
+    keys = {name: [[k, list(v.shape)] for k, v in smp_unet(**args).state_dict().items()] for name, args in SMP_ARGUMENTS.items()}
     (HERE / "head_unet_smp_keys.json").write_text(json.dumps(keys, indent=0) + "\n")
 
     model = smp_unet(**SMP_ARGUMENTS["head_segmentation_512"])
