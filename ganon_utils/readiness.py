@@ -7,9 +7,9 @@ runner can print one list (each line names the path and what belongs there) and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,25 +49,39 @@ def preprocess_problems(params: Parameters, root: Path, produced: AbstractSet[Pa
     return problems
 
 
-def produced_by(stem: str, params: Parameters, root: Path) -> set[Path]:
-    """Paths a notebook creates that later notebooks of the same run may read."""
-    if stem == "01_preprocess":
-        try:
-            from ganon_utils.preprocess.inputs import parse_dataset_inputs
+def stage01_outputs(params: Parameters, root: Path) -> set[Path]:
+    """Notebook 01 makes a stage-01 folder per dataset under ``output_root``."""
+    try:
+        from ganon_utils.preprocess.inputs import parse_dataset_inputs
 
-            inputs = parse_dataset_inputs(params.get("datasets") or {}, params.get("only_datasets"))
-        except ValueError:
-            return set()
-        return {(root / params.get("output_root", "data/processed") / d.name).resolve() for d in inputs}
-    if stem == "02_train_pix2pix" and params.get("output_dir"):
-        return {(root / params["output_dir"] / "checkpoints" / "last.pt").resolve()}
-    if stem == "05_eval_emotion_training" and "original" in (params.get("versions") or []):
-        models_root = root / params.get("models_root", "data/models/expression")
-        return {(models_root / d / "original" / "best.pt").resolve() for d in params.get("datasets") or []}
-    if stem == "03_anonymize":
-        methods = list(params.get("methods") or []) + list(params.get("external_methods") or {})
-        output_root = root / params.get("output_root", "data/anonymized")
-        return {(output_root / d / m / "manifest.csv").resolve() for d in params.get("datasets") or [] for m in methods}
+        inputs = parse_dataset_inputs(params.get("datasets") or {}, params.get("only_datasets"))
+    except ValueError:
+        return set()
+    return {(root / params.get("output_root", "data/processed") / d.name).resolve() for d in inputs}
+
+
+def generator_outputs(params: Parameters, root: Path) -> set[Path]:
+    """Notebook 02 makes ``output_dir/checkpoints/last.pt``."""
+    return {(root / params["output_dir"] / "checkpoints" / "last.pt").resolve()} if params.get("output_dir") else set()
+
+
+def stage03_outputs(params: Parameters, root: Path) -> set[Path]:
+    """Notebook 03 makes a manifest per dataset and method under ``output_root``."""
+    methods = list(params.get("methods") or []) + list(params.get("external_methods") or {})
+    output_root = root / params.get("output_root", "data/anonymized")
+    return {(output_root / d / m / "manifest.csv").resolve() for d in params.get("datasets") or [] for m in methods}
+
+
+def expression_classifier_outputs(params: Parameters, root: Path) -> set[Path]:
+    """Notebook 05 makes the ``original`` classifier per dataset, which notebook 06 reads."""
+    if "original" not in (params.get("versions") or []):
+        return set()
+    models_root = root / params.get("models_root", "data/models/expression")
+    return {(models_root / d / "original" / "best.pt").resolve() for d in params.get("datasets") or []}
+
+
+def nothing_made(params: Parameters, root: Path) -> set[Path]:
+    """A notebook whose outputs no later notebook of the run reads."""
     return set()
 
 
@@ -101,17 +115,23 @@ def stage_input_problems(stem: str, params: Parameters, root: Path, produced: se
     for folder in stage01_folders(params):
         problems += path_problem(f"{stem} stage-01 folder", folder, root, produced,
                                  "run notebook 01 for that dataset first")  # fmt: skip
-    if stem == "03_anonymize" and "ganonymization" in (params.get("methods") or []):
+    for name, folder in (params.get("external_methods") or {}).items():
+        for dataset in params.get("datasets") or [""]:
+            problems += path_problem(f"{stem} external method {name}", str(folder).format(dataset=dataset), root,
+                                     produced, "a folder of <face_id>.png made by that method")  # fmt: skip
+    return problems
+
+
+def anonymize_input_problems(stem: str, params: Parameters, root: Path, produced: set[Path]) -> list[str]:
+    """Inputs of notebook 03: those of :func:`stage_input_problems` and, for GANonymization, the generator checkpoint."""
+    problems = stage_input_problems(stem, params, root, produced)
+    if "ganonymization" in (params.get("methods") or []):
         from ganon_utils.anonymize.synthesis import missing_checkpoint_message
 
         checkpoint = params.get("checkpoint")
         path = (root / str(checkpoint)).resolve() if checkpoint else None
         if path is None or not (path.is_file() or path in produced):
             problems.append(f"{stem}: {missing_checkpoint_message(checkpoint)}")
-    for name, folder in (params.get("external_methods") or {}).items():
-        for dataset in params.get("datasets") or [""]:
-            problems += path_problem(f"{stem} external method {name}", str(folder).format(dataset=dataset), root,
-                                     produced, "a folder of <face_id>.png made by that method")  # fmt: skip
     return problems
 
 
@@ -128,17 +148,6 @@ def evaluation_input_problems(stem: str, params: Parameters, root: Path, produce
                                      produced, "run notebook 03 with that method (or its external folder) first")  # fmt: skip
     if params.get("recognizer"):
         problems += recognizer_weight_problems(str(params["recognizer"]))
-    if stem in ("05_eval_emotion_training", "07_celeba_traits"):
-        from ganon_utils.evaluation.classifiers import ARCHITECTURE_WEIGHTS
-
-        trained = params.get("versions") or params.get("train_versions") or []
-        versions = [v for v in trained if v != "original" and v not in (params.get("methods") or [])]
-        for folder in stage03_folders(params):
-            for method in versions:
-                problems += path_problem(f"{stem} version {method}", str(Path(folder) / method / "manifest.csv"), root,
-                                         produced, "run notebook 03 with that method (or its external folder) first")  # fmt: skip
-        if params.get("pretrained") and params.get("architecture") in ARCHITECTURE_WEIGHTS:
-            problems += weight_problem(ARCHITECTURE_WEIGHTS[params["architecture"]])
     if params.get("classifier") == "convnext":
         checkpoints = [str(params.get("classifier_checkpoint") or "").format(dataset=d) for d in params.get("datasets") or [""]]
         for checkpoint in checkpoints:
@@ -148,7 +157,52 @@ def evaluation_input_problems(stem: str, params: Parameters, root: Path, produce
     return problems
 
 
-EVALUATION_NOTEBOOKS = ("04_eval_anonymity", "05_eval_emotion_training", "06_eval_emotion_inference", "07_celeba_traits")
+def classifier_training_input_problems(stem: str, params: Parameters, root: Path, produced: set[Path]) -> list[str]:
+    """Inputs of notebooks 05 and 07: an evaluation's (:func:`evaluation_input_problems`), the stage-03 manifest of
+    every version a classifier is trained on, and the pretrained backbone's weights."""
+    from ganon_utils.evaluation.classifiers import ARCHITECTURE_WEIGHTS
+
+    problems = evaluation_input_problems(stem, params, root, produced)
+    trained = params.get("versions") or params.get("train_versions") or []
+    versions = [v for v in trained if v != "original" and v not in (params.get("methods") or [])]
+    for folder in stage03_folders(params):
+        for method in versions:
+            problems += path_problem(f"{stem} version {method}", str(Path(folder) / method / "manifest.csv"), root,
+                                     produced, "run notebook 03 with that method (or its external folder) first")  # fmt: skip
+    if params.get("pretrained") and params.get("architecture") in ARCHITECTURE_WEIGHTS:
+        problems += weight_problem(ARCHITECTURE_WEIGHTS[params["architecture"]])
+    return problems
+
+
+def preprocess_input_problems(stem: str, params: Parameters, root: Path, produced: set[Path]) -> list[str]:
+    """Inputs of notebook 01 (:func:`preprocess_problems`)."""
+    return preprocess_problems(params, root, produced)
+
+
+ProblemCheck = Callable[[str, Parameters, Path, set[Path]], list[str]]
+OutputList = Callable[[Parameters, Path], set[Path]]
+
+
+@dataclass(frozen=True)
+class NotebookContract:
+    """What a notebook needs before the run starts and what it makes that later notebooks of the run read."""
+
+    needs: ProblemCheck
+    makes: OutputList = nothing_made
+
+
+NOTEBOOK_CONTRACTS: dict[str, NotebookContract] = {
+    "01_preprocess": NotebookContract(preprocess_input_problems, stage01_outputs),
+    "02_train_pix2pix": NotebookContract(stage_input_problems, generator_outputs),
+    "03_anonymize": NotebookContract(anonymize_input_problems, stage03_outputs),
+    "04_eval_anonymity": NotebookContract(evaluation_input_problems),
+    "05_eval_emotion_training": NotebookContract(classifier_training_input_problems, expression_classifier_outputs),
+    "06_eval_emotion_inference": NotebookContract(evaluation_input_problems),
+    "07_celeba_traits": NotebookContract(classifier_training_input_problems),
+}
+"""Per notebook (file stem) its contract; a notebook not listed is checked for the stage-01 folders and external
+folders its parameters name (:func:`stage_input_problems`)."""
+DEFAULT_CONTRACT = NotebookContract(stage_input_problems)
 
 
 def run_problems(plan: Sequence[tuple[Path, Parameters]], root: Path, prepared: Iterable[Path] = ()) -> list[str]:
@@ -160,13 +214,8 @@ def run_problems(plan: Sequence[tuple[Path, Parameters]], root: Path, prepared: 
     problems: list[str] = []
     produced: set[Path] = {Path(path).resolve() for path in prepared}
     for notebook, params in plan:
-        stem = notebook.stem
-        if stem == "01_preprocess":
-            found = preprocess_problems(params, root, produced)
-        elif stem in EVALUATION_NOTEBOOKS:
-            found = evaluation_input_problems(stem, params, root, produced)
-        else:
-            found = stage_input_problems(stem, params, root, produced)
+        contract = NOTEBOOK_CONTRACTS.get(notebook.stem, DEFAULT_CONTRACT)
+        found = contract.needs(notebook.stem, params, root, produced)
         problems += [problem for problem in found if problem not in problems]
-        produced |= produced_by(stem, params, root)
+        produced |= contract.makes(params, root)
     return problems

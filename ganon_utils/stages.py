@@ -10,3 +10,37 @@ import os
 
 PathLike = str | os.PathLike[str]
 """A path as the public functions take it: a ``str`` or anything ``os.fspath`` accepts."""
+
+# --- status words: every stage's table has a "status" column; these are its values ------------------------
+
+STATUS_OK = "ok"
+"""The row's work was done (every stage)."""
+STATUS_ERROR = "error"
+"""An unexpected failure on this row; its message says what (stages 01 and 03)."""
+STATUS_UNREADABLE = "unreadable"
+"""The row's file could not be read (stage 03's external faces, the evaluations)."""
+
+# stage 01, per image (manifest.csv); the reading statuses (not_an_image, too_large, ...) come from image_io
+STATUS_NO_FACE = "no_face"
+# stage 01, per face (faces.csv)
+FACE_OK = STATUS_OK
+FACE_NO_LANDMARKS = "no_landmarks"
+FACE_TOO_SMALL = "too_small"
+
+# stage 03, per face (<method>/manifest.csv)
+STATUS_AVERAGE_FACE = "average_face"
+"""No landmarks in stage 01: the face was synthesised from a black landmark image (the paper's average face)."""
+STATUS_MISSING = "missing"
+"""An external method's folder has no face for this id."""
+STATUS_AMBIGUOUS = "ambiguous"
+"""An external method's folder has several files for this id."""
+STATUS_SKIPPED = "skipped"
+"""Stage 01 wrote no face image for this id."""
+STATUS_PENDING = "pending"
+"""A face the manifest lists before it is made (what a killed run leaves for the faces it did not reach)."""
+ANONYMIZED_STATUSES = frozenset({STATUS_OK, STATUS_AVERAGE_FACE})
+"""Statuses of faces that have an anonymised image."""
+
+# evaluations, per (face, method)
+STATUS_NOT_ANONYMIZED = "not_anonymized"
+"""The method wrote no face for this id (its stage-03 manifest says why)."""

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ganon_utils.anonymize.photos import PHOTOS_TABLE, anonymize_photos
-from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES, anonymize_preprocessed
+from ganon_utils.anonymize.pipeline import anonymize_preprocessed
 from ganon_utils.anonymize.residual import RESIDUAL_ACTIONS, RESIDUAL_DETECTOR
 from ganon_utils.anonymize.synthesis import AUTO, AUTO_COMPILE_MIN_FACES, GANONYMIZATION, missing_checkpoint_message
 from ganon_utils.cli_arguments import CommandParser, device_name, input_output_problem, int_at_least
@@ -14,6 +14,7 @@ from ganon_utils.devices import PRECISIONS
 from ganon_utils.library_logs import set_verbose
 from ganon_utils.preprocess.cli import add_stage_arguments, config_from_arguments, fail
 from ganon_utils.preprocess.detection import DETECTORS
+from ganon_utils.stages import ANONYMIZED_STATUSES
 from ganon_utils.weights import default_generator_checkpoint
 
 

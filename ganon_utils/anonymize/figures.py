@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES
 from ganon_utils.image_io import load_image
 from ganon_utils.report_files import wrap_label
-from ganon_utils.stages import PathLike
+from ganon_utils.stages import ANONYMIZED_STATUSES, PathLike
 
 METHOD_TITLES = {
     "ganonymization": "GANonymization",

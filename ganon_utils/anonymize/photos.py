@@ -51,22 +51,13 @@ from typing import Any
 import pandas as pd
 
 from ganon_utils.anonymize.paste_back import alignment_from_record, feathered_mask, head_mask, paste_face
-from ganon_utils.anonymize.pipeline import (
-    ANONYMIZED_STATUSES,
-    STATUS_OK,
-    anonymize_preprocessed,
-    check_settings,
-    external_folder,
-    method_kind,
-    read_preprocessed,
-)
+from ganon_utils.anonymize.pipeline import anonymize_preprocessed, check_settings, external_folder, method_kind, read_preprocessed
 from ganon_utils.anonymize.residual import RESIDUAL_ACTIONS, RESIDUAL_DETECTOR, find_residual_faces, obscure_faces
 from ganon_utils.anonymize.residual import residual_detector as build_residual_detector
 from ganon_utils.anonymize.synthesis import AUTO, GANONYMIZATION, CompileChoice, file_sha256, require_checkpoint
 from ganon_utils.atomic_files import folder_lock, remove_stale_temporaries, write_csv_atomic
 from ganon_utils.image_io import content_sha256, image_format, load_image, photo_format, photo_output_name, save_photo
 from ganon_utils.preprocess.pipeline import (
-    STATUS_NO_FACE,
     ImageTask,
     PreprocessConfig,
     PreprocessResult,
@@ -74,7 +65,7 @@ from ganon_utils.preprocess.pipeline import (
     tasks_for_file,
     tasks_from_folder,
 )
-from ganon_utils.stages import PathLike
+from ganon_utils.stages import ANONYMIZED_STATUSES, STATUS_NO_FACE, STATUS_OK, PathLike
 
 PREPROCESS_FOLDER = "preprocess"
 """Where :func:`anonymize_photos` runs stage 01 (relative to the work folder)."""

@@ -55,21 +55,18 @@ from ganon_utils.anonymize.synthesis import (
 from ganon_utils.atomic_files import folder_lock, remove_stale_temporaries, write_csv_atomic, write_text_atomic
 from ganon_utils.devices import resolve_device
 from ganon_utils.image_io import ImageLoadError, content_sha256, load_image, save_png
-from ganon_utils.preprocess.pipeline import FACE_OK, read_stage_outputs
+from ganon_utils.preprocess.pipeline import read_stage_outputs
 from ganon_utils.run_settings import setting_changes
-from ganon_utils.stages import PathLike
-
-STATUS_OK = "ok"
-STATUS_AVERAGE_FACE = "average_face"
-STATUS_MISSING = "missing"
-STATUS_AMBIGUOUS = "ambiguous"
-STATUS_UNREADABLE = "unreadable"
-STATUS_SKIPPED = "skipped"
-STATUS_ERROR = "error"
-STATUS_PENDING = "pending"
-"""A face the manifest lists before it is made (what a killed run leaves for the faces it did not reach)."""
-ANONYMIZED_STATUSES = frozenset({STATUS_OK, STATUS_AVERAGE_FACE})
-"""Statuses of faces that have an anonymised image."""
+from ganon_utils.stages import (
+    FACE_OK,
+    STATUS_AVERAGE_FACE,
+    STATUS_ERROR,
+    STATUS_OK,
+    STATUS_PENDING,
+    STATUS_SKIPPED,
+    STATUS_UNREADABLE,
+    PathLike,
+)
 
 AVERAGE_FACE_MESSAGE = "no landmarks in stage 01: synthesised from a black landmark image (average face)"
 MANIFEST_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message", "face_path", "source", "source_sha256"]

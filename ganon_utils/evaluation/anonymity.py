@@ -27,13 +27,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES
 from ganon_utils.atomic_files import atomic_path
 from ganon_utils.evaluation.identity import YUNET_ROW, FaceEmbedder, cosine_distance, embedder_aligns
 from ganon_utils.image_io import ImageLoadError, load_image
 from ganon_utils.preprocess.pipeline import read_stage_outputs
 from ganon_utils.progress import progress_bar
-from ganon_utils.stages import PathLike
+from ganon_utils.stages import (
+    ANONYMIZED_STATUSES,
+    STATUS_NOT_ANONYMIZED,
+    STATUS_OK,
+    STATUS_UNREADABLE,
+    PathLike,
+)
 
 ORIGINAL = "original"
 """The row of Table 1 that compares each original face with itself (distance 0 by construction)."""
@@ -45,9 +50,6 @@ PAPER_TABLE1 = {
 }  # fmt: skip
 """Mean cosine distance per method in the paper's Table 1 (Facenet512, WIDER FACE validation faces)."""
 
-STATUS_OK = "ok"
-STATUS_NOT_ANONYMIZED = "not_anonymized"  # the method wrote no face for this id (its manifest says why)
-STATUS_UNREADABLE = "unreadable"
 DISTANCE_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message", "distance", "alignment"]
 ALIGN_OWN, ALIGN_ORIGINAL, ALIGN_RESIZED = "own", "original", "resized"
 """Where an aligning recogniser's landmarks for a face came from: its own detection, its original face's (none found

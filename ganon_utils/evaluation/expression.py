@@ -13,13 +13,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ganon_utils.evaluation.anonymity import ORIGINAL
-from ganon_utils.evaluation.probabilities import (
-    PROBABILITY_PREFIX,
-    STATUS_OK,
-    class_probabilities,
-    probability_columns,
-)
+from ganon_utils.evaluation.probabilities import PROBABILITY_PREFIX, class_probabilities, probability_columns
 from ganon_utils.evaluation.statistics import Table3Options, bonferroni, bonferroni_m, significance_stars, wilcoxon_signed_rank
+from ganon_utils.stages import STATUS_OK
 
 __all__ = [
     "class_probabilities",

@@ -32,11 +32,11 @@ from ganon_utils.datasets.manifest import subjects_of
 from ganon_utils.evaluation.anonymity import ORIGINAL, anonymized_face_files
 from ganon_utils.evaluation.classifiers import ExpressionClassifier
 from ganon_utils.evaluation.degenerate import majority_rate
-from ganon_utils.evaluation.probabilities import PROBABILITY_PREFIX, STATUS_OK, class_probabilities, probability_columns
+from ganon_utils.evaluation.probabilities import PROBABILITY_PREFIX, class_probabilities, probability_columns
 from ganon_utils.image_io import ImageLoadError, load_image
 from ganon_utils.preprocess.detection import FaceDetector, build_detector
 from ganon_utils.preprocess.pipeline import read_stage_outputs
-from ganon_utils.stages import PathLike
+from ganon_utils.stages import STATUS_OK, PathLike
 
 CHECK_METHODS = ("ganonymization", "pixel8", "blur9")
 CHECK_DETECTORS = ("yunet", "mtcnn")

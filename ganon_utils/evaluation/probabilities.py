@@ -15,18 +15,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ganon_utils.anonymize.pipeline import ANONYMIZED_STATUSES
 from ganon_utils.evaluation.anonymity import ORIGINAL, read_method_manifest
 from ganon_utils.evaluation.classifiers import Box, ExpressionClassifier, landmark_box
 from ganon_utils.image_io import ImageLoadError, load_image
 from ganon_utils.preprocess.pipeline import read_stage_outputs
 from ganon_utils.progress import progress_bar
-from ganon_utils.stages import PathLike
+from ganon_utils.stages import (
+    ANONYMIZED_STATUSES,
+    STATUS_NOT_ANONYMIZED,
+    STATUS_OK,
+    STATUS_UNREADABLE,
+    PathLike,
+)
 
 PROBABILITY_PREFIX = "p_"
-STATUS_OK = "ok"
-STATUS_NOT_ANONYMIZED = "not_anonymized"
-STATUS_UNREADABLE = "unreadable"
 
 
 def face_boxes(preprocess_dir: Path, faces: pd.DataFrame, face_size: int) -> dict[str, Box | None]:

@@ -23,8 +23,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ganon_utils.preprocess.landmarks import NUM_LANDMARKS
-from ganon_utils.preprocess.pipeline import FACE_NO_LANDMARKS, FACE_OK, read_stage_outputs
-from ganon_utils.stages import PathLike
+from ganon_utils.preprocess.pipeline import read_stage_outputs
+from ganon_utils.stages import FACE_NO_LANDMARKS, FACE_OK, PathLike
 
 ALL_SPLITS = "all"
 """Split name of plain image folders (no dataset adapter) in stage 01's tables."""

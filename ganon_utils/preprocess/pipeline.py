@@ -52,17 +52,16 @@ from ganon_utils.preprocess.detection import DETECTOR_WEIGHTS, FaceDetection, Fa
 from ganon_utils.preprocess.landmarks import LandmarkExtractor
 from ganon_utils.preprocess.segmentation import SEGMENTER_WEIGHTS, HeadSegmenter, build_segmenter, remove_background
 from ganon_utils.run_settings import setting_changes
-from ganon_utils.stages import PathLike
+from ganon_utils.stages import (
+    FACE_NO_LANDMARKS,
+    FACE_OK,
+    FACE_TOO_SMALL,
+    STATUS_ERROR,
+    STATUS_NO_FACE,
+    STATUS_OK,
+    PathLike,
+)
 from ganon_utils.weights import require_weight
-
-# Image-level statuses added by this stage (reading statuses come from ganon_utils.image_io).
-STATUS_OK = "ok"
-STATUS_NO_FACE = "no_face"
-STATUS_ERROR = "error"
-# Face-level statuses.
-FACE_OK = "ok"
-FACE_NO_LANDMARKS = "no_landmarks"
-FACE_TOO_SMALL = "too_small"
 
 MANIFEST_COLUMNS = [
     "image_id", "source", "frame", "split", "status", "message", "width", "height",
