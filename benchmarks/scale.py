@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 import psutil
 
+from ganon_utils.image_io import ImageLoadError, load_image
+
 REPO = Path(__file__).resolve().parent.parent
 STAGES = ("preprocess", "preprocess_dask", "anonymize", "identity")
 INPUT_SIDE = 256
@@ -54,8 +56,9 @@ def source_faces(preprocess_dir: Path, photos_dir: Path) -> list[np.ndarray]:
     manifest = pd.read_csv(preprocess_dir / "manifest.csv", keep_default_na=False).set_index("image_id")
     crops = []
     for face in faces[faces["status"] == "ok"].itertuples(index=False):
-        image = cv2.imread(str(photos_dir / manifest.loc[face.image_id, "source"]), cv2.IMREAD_COLOR)
-        if image is None:
+        try:  # Pillow, as stage 01 reads them (OpenCV's libpng would print warnings about some files' colour profiles)
+            image = np.ascontiguousarray(load_image(photos_dir / manifest.loc[face.image_id, "source"]).rgb[..., ::-1])
+        except (ImageLoadError, OSError):
             continue
         cx, cy = (face.box_x0 + face.box_x1) / 2, (face.box_y0 + face.box_y1) / 2
         half = CROP_SCALE * max(face.box_x1 - face.box_x0, face.box_y1 - face.box_y0) / 2

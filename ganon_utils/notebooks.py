@@ -44,6 +44,7 @@ from ganon_utils.readiness import run_problems
 from ganon_utils.runner.index_page import write_index
 from ganon_utils.runner.report_html import INJECTED_TAG, PARAMETERS_TAG, export_html
 from ganon_utils.runner.stage_summary import remove_stage_summary
+from ganon_utils.stages import display_path
 
 KERNEL_NAME = "ganon-utils"
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
@@ -78,15 +79,6 @@ class NotebookRun:
     seconds: float
     written: bool
     failure: NotebookFailure | None
-
-
-def display_path(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` when inside it (what users see in messages), else absolute."""
-    path = Path(path).resolve()
-    try:
-        return path.relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 # --- which notebooks ---------------------------------------------------------------------------

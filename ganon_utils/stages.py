@@ -7,9 +7,21 @@ Each stage reads what the one before it wrote (stage 01's ``faces.csv`` and ``co
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 PathLike = str | os.PathLike[str]
 """A path as the public functions take it: a ``str`` or anything ``os.fspath`` accepts."""
+
+
+def display_path(path: PathLike, root: PathLike = ".") -> str:
+    """``path`` relative to ``root`` (default: the working folder) when inside it, else absolute: how a path reads in
+    messages and reports, without the machine's own folder names."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(resolved)
+
 
 # --- status words: every stage's table has a "status" column; these are its values ------------------------
 

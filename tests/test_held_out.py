@@ -186,7 +186,7 @@ def stage01_with_subjects(folder: Path, subjects: dict[str, str] | None) -> Path
     return folder
 
 
-def test_training_overlap_names_shared_people_and_the_same_folder(tmp_path) -> None:
+def test_training_overlap_names_shared_people_and_the_same_folder(tmp_path, monkeypatch) -> None:
     from ganon_utils.evaluation.held_out import training_overlap
 
     training = stage01_with_subjects(tmp_path / "train", {"t/a0.png": "anna", "t/a1.png": "anna", "t/b0.png": "ben"})
@@ -206,3 +206,5 @@ def test_training_overlap_names_shared_people_and_the_same_folder(tmp_path) -> N
     assert found.same_folder and "the very faces anonymised here" in found.markdown()
     assert "cannot be checked" in training_overlap(record, unnamed).markdown()
     assert "does not record its training data" in training_overlap(None, disjoint).markdown()
+    monkeypatch.chdir(tmp_path)  # a folder under the working folder reads relative, without the machine's own path
+    assert "(`train`)" in training_overlap(record, disjoint).markdown()

@@ -36,7 +36,7 @@ from ganon_utils.evaluation.probabilities import PROBABILITY_PREFIX, class_proba
 from ganon_utils.image_io import ImageLoadError, load_image
 from ganon_utils.preprocess.detection import FaceDetector, build_detector
 from ganon_utils.preprocess.pipeline import read_stage_outputs
-from ganon_utils.stages import STATUS_OK, PathLike
+from ganon_utils.stages import STATUS_OK, PathLike, display_path
 
 CHECK_METHODS = ("ganonymization", "pixel8", "blur9")
 CHECK_DETECTORS = ("yunet", "mtcnn")
@@ -268,7 +268,7 @@ class TrainingOverlap:
                     "among its training faces cannot be checked (the authors' generators were trained on CelebA).")  # fmt: skip
         faces = f"{self.training_faces:,} faces" if self.training_faces is not None else "the faces"
         people = "" if self.training_subjects is None else f" of {len(self.training_subjects):,} people"
-        trained = f"The generator was trained on {faces}{people} (`{self.training_dir}`)"
+        trained = f"The generator was trained on {faces}{people} (`{display_path(self.training_dir)}`)"
         if self.same_folder:
             return (f"> **Warning:** {trained}, the very faces anonymised here: it can reproduce them from memory, and "
                     "the checks below overstate what it does for people it never saw.")  # fmt: skip
