@@ -8,6 +8,7 @@ for one's own photos, :mod:`.photos` writes the whole photos with their faces re
 from __future__ import annotations
 
 from ganon_utils.anonymize.external import EXTERNAL_METHODS, register_external
+from ganon_utils.anonymize.figures import example_face_ids, method_grid_images, plot_method_grid, status_counts
 from ganon_utils.anonymize.methods import PAPER_BASELINES, builtin_method, gaussian_blur, pixelate
 from ganon_utils.anonymize.paste_back import alignment_from_record, feathered_mask, head_mask, paste_face
 from ganon_utils.anonymize.photos import PhotoAnonymization, anonymize_photos, paste_back_photos
@@ -23,8 +24,31 @@ from ganon_utils.anonymize.synthesis import (
 )
 
 __all__ = [
-    "AUTO_COMPILE_MIN_FACES", "EXTERNAL_METHODS", "GANONYMIZATION", "PAPER_BASELINES", "CheckpointInfo", "FaceSynthesizer",
-    "PhotoAnonymization", "alignment_from_record", "anonymize_photos", "anonymize_preprocessed",
-    "builtin_method", "compile_description", "describe_checkpoint", "feathered_mask", "gaussian_blur", "head_mask", "method_kind",
-    "paste_back_photos", "paste_face", "pixelate", "read_preprocessed", "register_external", "require_checkpoint",
-]  # fmt: skip
+    "AUTO_COMPILE_MIN_FACES",
+    "CheckpointInfo",
+    "EXTERNAL_METHODS",
+    "FaceSynthesizer",
+    "GANONYMIZATION",
+    "PAPER_BASELINES",
+    "PhotoAnonymization",
+    "alignment_from_record",
+    "anonymize_photos",
+    "anonymize_preprocessed",
+    "builtin_method",
+    "compile_description",
+    "describe_checkpoint",
+    "example_face_ids",
+    "feathered_mask",
+    "gaussian_blur",
+    "head_mask",
+    "method_grid_images",
+    "method_kind",
+    "paste_back_photos",
+    "paste_face",
+    "pixelate",
+    "plot_method_grid",
+    "read_preprocessed",
+    "register_external",
+    "require_checkpoint",
+    "status_counts",
+]

@@ -15,6 +15,8 @@ from ganon_utils.pix2pix.checkpoints import (
     restore_training_state,
     save_checkpoint,
 )
+from ganon_utils.pix2pix.data import FaceLandmarkDataset, read_face_table
+from ganon_utils.pix2pix.figures import plot_loss_curves, plot_sample_grid, plot_training_pair
 from ganon_utils.pix2pix.losses import (
     LAMBDA_PIXEL,
     adversarial_loss_lsgan,
@@ -22,23 +24,36 @@ from ganon_utils.pix2pix.losses import (
     generator_loss,
 )
 from ganon_utils.pix2pix.networks import Discriminator, GeneratorUNet, UNetDown, UNetUp
+from ganon_utils.pix2pix.render import render_landmarks_torch
+from ganon_utils.pix2pix.training import TrainConfig, autocast_dtype_for, resolve_splits, stage01_crop_size, train
 from ganon_utils.pix2pix.training_step import Pix2PixOptimizers, train_step
 
 __all__ = [
     "CHECKPOINT_FORMAT",
-    "LAMBDA_PIXEL",
     "Discriminator",
+    "FaceLandmarkDataset",
     "GeneratorUNet",
+    "LAMBDA_PIXEL",
     "Pix2PixOptimizers",
+    "TrainConfig",
     "TrainingState",
     "UNetDown",
     "UNetUp",
     "adversarial_loss_lsgan",
+    "autocast_dtype_for",
     "discriminator_loss",
     "generator_loss",
     "load_generator",
     "load_training_state",
+    "plot_loss_curves",
+    "plot_sample_grid",
+    "plot_training_pair",
+    "read_face_table",
+    "render_landmarks_torch",
+    "resolve_splits",
     "restore_training_state",
     "save_checkpoint",
+    "stage01_crop_size",
+    "train",
     "train_step",
 ]

@@ -4,3 +4,9 @@
 leaves for the index (its headline result, thumbnails, backends); ``index_page`` builds ``results/index.html``.
 ``ganon_utils.notebooks`` executes the notebooks with papermill and calls these.
 """
+
+from __future__ import annotations
+
+from ganon_utils.runner.stage_summary import write_stage_summary
+
+__all__ = ["write_stage_summary"]
