@@ -12,7 +12,7 @@ from ganon_utils.anonymize.figures import example_face_ids, method_grid_images, 
 from ganon_utils.anonymize.methods import PAPER_BASELINES, builtin_method, gaussian_blur, pixelate
 from ganon_utils.anonymize.paste_back import alignment_from_record, feathered_mask, head_mask, paste_face
 from ganon_utils.anonymize.photos import PhotoAnonymization, anonymize_photos, paste_back_photos
-from ganon_utils.anonymize.pipeline import anonymize_preprocessed, method_kind, read_preprocessed
+from ganon_utils.anonymize.pipeline import anonymize_preprocessed, method_kind
 from ganon_utils.anonymize.synthesis import (
     AUTO_COMPILE_MIN_FACES,
     GANONYMIZATION,
@@ -47,7 +47,6 @@ __all__ = [
     "paste_face",
     "pixelate",
     "plot_method_grid",
-    "read_preprocessed",
     "register_external",
     "require_checkpoint",
     "status_counts",

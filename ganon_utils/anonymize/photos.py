@@ -51,7 +51,7 @@ from typing import Any
 import pandas as pd
 
 from ganon_utils.anonymize.paste_back import alignment_from_record, feathered_mask, head_mask, paste_face
-from ganon_utils.anonymize.pipeline import anonymize_preprocessed, check_settings, external_folder, method_kind, read_preprocessed
+from ganon_utils.anonymize.pipeline import anonymize_preprocessed, check_settings, external_folder, method_kind
 from ganon_utils.anonymize.residual import RESIDUAL_ACTIONS, RESIDUAL_DETECTOR, find_residual_faces, obscure_faces
 from ganon_utils.anonymize.residual import residual_detector as build_residual_detector
 from ganon_utils.anonymize.synthesis import AUTO, GANONYMIZATION, CompileChoice, file_sha256, require_checkpoint
@@ -61,6 +61,7 @@ from ganon_utils.preprocess.pipeline import (
     ImageTask,
     PreprocessConfig,
     PreprocessResult,
+    read_stage_outputs,
     run_preprocess,
     tasks_for_file,
     tasks_from_folder,
@@ -254,7 +255,7 @@ def paste_back_photos(
 
     preprocess_dir, crops_dir, photos_dir = Path(preprocess_dir), Path(crops_dir), Path(photos_dir)
     full_dir = Path(table_dir) if table_dir is not None else photos_dir
-    faces, config = read_preprocessed(preprocess_dir)
+    faces, config = read_stage_outputs(preprocess_dir)
     tasks = list(tasks)
     previous = recorded_photos(full_dir, photos_dir)
     neutral = neutral_photo_names(tasks, full_dir) if table_dir is not None else {}

@@ -76,11 +76,6 @@ MANIFEST_COLUMNS = ["face_id", "image_id", "split", "method", "status", "message
 # ---------------------------------------------------------------------------------------------------
 
 
-def read_preprocessed(preprocess_dir: PathLike) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """``faces.csv`` (paths as strings, empty when absent) and ``config.json`` of a stage-01 folder."""
-    return read_stage_outputs(preprocess_dir)
-
-
 def method_kind(method: str, external_dir: PathLike | None = None) -> str:
     """``"ganonymization"``, ``"baseline"`` (pixel<N>, blur<K>) or ``"external"`` (a folder of faces)."""
     check_method_name(method)
@@ -325,7 +320,7 @@ def anonymize_preprocessed(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     preprocess_dir = Path(preprocess_dir)
     kind = method_kind(method, external_dir)
-    faces, preprocess_config = read_preprocessed(preprocess_dir)
+    faces, preprocess_config = read_stage_outputs(preprocess_dir)
     face_size = int(preprocess_config["image_size"])
     method_dir = Path(output_dir) / method
     settings: dict[str, Any] = {"method": method, "face_size": face_size}
